@@ -17,8 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_opts=(-o DPkg::Lock::Timeout=600 -qq)
+  apt-get "${apt_opts[@]}" update >/dev/null
+  apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # A systemd-less machine: the package's service is not running; nestling starts its own private daemon.
 
