@@ -3,8 +3,8 @@
  * The API map (which paths, which status codes mean what) lives in endpoints/; this class only moves requests.
  */
 import type { IncomingMessage } from 'node:http';
-import { EngineError } from '../util/errors.js';
-import { errorFromResponse, readBody, sendRequest, type EngineEndpoint, type RequestOptions } from './transport.js';
+import { EngineError, usageError } from '../util/errors.js';
+import { buildQuery, errorFromResponse, readBody, sendRequest, type EngineEndpoint, type RequestOptions } from './transport.js';
 
 /** The oldest API we speak: Docker 20.10 (Debian 12's docker.io) answers 1.41. */
 export const MIN_API_VERSION = '1.41';
@@ -17,17 +17,46 @@ export function compareApiVersions(a: string, b: string): number {
   return am !== bm ? am - bm : an - bn;
 }
 
-/** Picks the version to speak from the daemon's /_ping API-Version header; refuses daemons older than the floor. */
+const API_VERSION_RE = /^\d+\.\d+$/;
+
+/**
+ * Picks the version to speak from the daemon's /_ping API-Version header: min(daemon, ceiling), refusing daemons
+ * older than the floor. A daemon that sends no (or a malformed) header gets the floor, as the docker client falls
+ * back to a fixed version.
+ */
 export function negotiateApiVersion(serverVersion: string | undefined, floor = MIN_API_VERSION, ceiling = MAX_API_VERSION): string {
-  if (!serverVersion || !/^\d+\.\d+$/.test(serverVersion)) return floor;
+  if (!serverVersion || !API_VERSION_RE.test(serverVersion.trim())) return floor;
+  serverVersion = serverVersion.trim();
   if (compareApiVersions(serverVersion, floor) < 0) {
     throw new EngineError(`the engine speaks API ${serverVersion}, older than the minimum ${floor} that nestling supports`, {
       code: 'E_ENGINE_TOO_OLD',
-      hint: 'upgrade Docker to 20.10 or newer',
+      hint: `upgrade Docker to 20.10 or newer (API ${floor}), or point DOCKER_HOST at a newer engine`,
       details: { serverVersion, floor },
     });
   }
   return compareApiVersions(serverVersion, ceiling) > 0 ? ceiling : serverVersion;
+}
+
+/**
+ * Validates a DOCKER_API_VERSION pin: "1.43" (a leading "v" is accepted). The pin is used verbatim, without
+ * negotiation, as by the docker CLI; a pin older than the floor is refused because nestling does not speak it.
+ */
+export function parseApiVersionPin(pin: string | undefined, floor = MIN_API_VERSION): string | undefined {
+  if (pin === undefined || pin.trim() === '') return undefined;
+  const v = pin.trim().replace(/^v/i, '');
+  if (!API_VERSION_RE.test(v)) {
+    throw usageError('E_ENGINE_API_VERSION', `DOCKER_API_VERSION=${pin} is not an API version`, {
+      hint: 'use the form 1.41, or unset DOCKER_API_VERSION to negotiate',
+      details: { pin },
+    });
+  }
+  if (compareApiVersions(v, floor) < 0) {
+    throw usageError('E_ENGINE_API_VERSION', `DOCKER_API_VERSION=${pin} is older than ${floor}, the oldest API nestling speaks`, {
+      hint: `use ${floor} or newer, or unset DOCKER_API_VERSION to negotiate`,
+      details: { pin, floor },
+    });
+  }
+  return v;
 }
 
 export interface PingResult {
@@ -49,9 +78,10 @@ export class Engine {
   #negotiation: Promise<string> | undefined;
   readonly #signal: AbortSignal | undefined;
 
+  /** Throws E_ENGINE_API_VERSION (a usage error) when `opts.apiVersion` is malformed or older than the floor. */
   constructor(endpoint: EngineEndpoint, opts: EngineOptions = {}) {
     this.endpoint = endpoint;
-    this.#apiVersion = opts.apiVersion;
+    this.#apiVersion = parseApiVersionPin(opts.apiVersion);
     this.#signal = opts.signal;
   }
 
@@ -88,12 +118,21 @@ export class Engine {
     return this.#negotiation;
   }
 
+  /** The path with the negotiated /vX.Y prefix (negotiating first if needed). */
+  async versionedPath(path: string, signal?: AbortSignal): Promise<string> {
+    return `/v${await this.negotiate(signal ?? this.#signal)}${path}`;
+  }
+
+  /** The signal given at construction, used when a call brings none. */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
   /** Sends a request and returns the raw response; non-2xx becomes an EngineError unless `acceptStatus` allows it. */
   async request(opts: RequestOptions & { acceptStatus?: (status: number) => boolean }): Promise<IncomingMessage> {
     const signal = opts.signal ?? this.#signal;
     let path = opts.path;
     if (!opts.unversioned) path = `/v${await this.negotiate(signal)}${path}`;
-    const { buildQuery } = await import('./transport.js');
     const res = await sendRequest(this.endpoint, path + buildQuery(opts.query), { ...opts, signal });
     const status = res.statusCode ?? 0;
     const ok = opts.acceptStatus ? opts.acceptStatus(status) : status >= 200 && status < 300;

@@ -1,7 +1,17 @@
 /**
- * Endpoint resolution as the docker CLI does it:
- *   --host  >  DOCKER_HOST (+ DOCKER_TLS_VERIFY / DOCKER_CERT_PATH or ~/.docker)  >  DOCKER_CONTEXT or the current
- *   context in ~/.docker/config.json  >  unix:///var/run/docker.sock
+ * Endpoint resolution as the docker CLI does it (docker/cli cli/command/cli.go resolveContextName and
+ * resolveDefaultDockerEndpoint; each rule below was checked against CLI 28.2, see docs/engine.md):
+ *
+ *   1. --host and --context together: an error ("conflicting options").
+ *   2. --context <name>: that context, even when DOCKER_HOST is set.
+ *   3. --host, else DOCKER_HOST: the "default" context with that host. DOCKER_HOST silently wins over DOCKER_CONTEXT
+ *      and config.json's currentContext (the CLI only warns in `docker context use/ls`; we record a candidate).
+ *   4. DOCKER_CONTEXT, else `currentContext` in <DOCKER_CONFIG or ~/.docker>/config.json.
+ *   5. unix:///var/run/docker.sock.
+ * For the default context, DOCKER_TLS_VERIFY / DOCKER_TLS (any non-empty value, "0" included) turn TLS on; the
+ * material is read from DOCKER_CERT_PATH, else the config dir (DOCKER_CONFIG or ~/.docker): ca.pem must exist,
+ * cert.pem and key.pem are used when present. With TLS on and no host, the host is tcp://localhost:2376.
+ *
  * Every candidate records why it did or did not apply, so `nestling doctor` can show the whole chain.
  */
 import { readFileSync } from 'node:fs';
@@ -9,8 +19,10 @@ import { join } from 'node:path';
 import { configError, usageError } from '../util/errors.js';
 import type { Env } from '../util/env.js';
 import type { EngineEndpoint, TlsMaterial } from './transport.js';
+import { DEFAULT_SOCKET, DEFAULT_TLS_PORT, parseHostUrl } from './host-url.js';
+import { DEFAULT_CONTEXT, configCurrentContext, dockerConfigDir, readContextEndpoint } from './contexts.js';
 
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
+export { DEFAULT_SOCKET, parseHostUrl } from './host-url.js';
 
 export interface ResolveInput {
   /** --host flag */
@@ -30,93 +42,139 @@ export interface Candidate {
 export interface Resolution {
   endpoint: EngineEndpoint;
   candidates: Candidate[];
+  /** The context in effect ("default" when --host, DOCKER_HOST or the default socket decided). */
+  context?: string | undefined;
+  /** Things the user may not expect, e.g. DOCKER_HOST overriding DOCKER_CONTEXT. The library never prints them. */
+  warnings?: string[] | undefined;
 }
 
-/** Parses a DOCKER_HOST-style URL. TLS material is attached by the caller. */
-export function parseHostUrl(raw: string, source: string): EngineEndpoint {
-  const s = raw.trim();
-  if (s === '') throw usageError('E_ENGINE_HOST_EMPTY', `${source} is empty`, { hint: 'unset it, or set it to unix:///var/run/docker.sock' });
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(s);
-  if (!m) {
-    throw usageError('E_ENGINE_HOST_SCHEME', `${source}=${s} has no scheme`, {
-      hint: 'use unix:///path/to/docker.sock or tcp://host:port',
-    });
-  }
-  const scheme = m[1]!.toLowerCase();
-  const rest = m[2]!;
-  if (scheme === 'unix') {
-    if (!rest.startsWith('/')) throw usageError('E_ENGINE_HOST_PATH', `${source}=${s}: the socket path must be absolute`, { hint: 'e.g. unix:///var/run/docker.sock' });
-    return { kind: 'unix', socketPath: rest, url: `unix://${rest}`, source };
-  }
-  if (scheme === 'tcp' || scheme === 'http' || scheme === 'https') {
-    const hm = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(rest);
-    if (!hm) throw usageError('E_ENGINE_HOST_ADDR', `${source}=${s} is not host:port`, { hint: 'e.g. tcp://127.0.0.1:2376' });
-    const host = hm[1]!.replace(/^\[|\]$/g, '');
-    const port = hm[2] ? Number(hm[2]) : scheme === 'http' ? 2375 : 2376;
-    if (!(port > 0 && port < 65536)) throw usageError('E_ENGINE_HOST_ADDR', `${source}=${s}: bad port`, { hint: 'ports are 1-65535' });
-    return { kind: 'tcp', host, port, url: `tcp://${hm[1]}:${port}`, source };
-  }
-  if (scheme === 'ssh' || scheme === 'npipe' || scheme === 'fd') {
-    throw usageError('E_ENGINE_HOST_SCHEME', `${source}=${s}: the ${scheme}:// scheme is not supported by nestling`, {
-      hint: scheme === 'ssh' ? 'forward the remote socket (ssh -L /tmp/docker.sock:/var/run/docker.sock host) and use unix:///tmp/docker.sock' : 'use unix:// or tcp://',
-    });
-  }
-  throw usageError('E_ENGINE_HOST_SCHEME', `${source}=${s}: unknown scheme ${scheme}://`, { hint: 'use unix:///path/to/docker.sock or tcp://host:port' });
-}
-
-function readCert(dir: string, file: string, source: string): Buffer {
-  const p = join(dir, file);
+function readCert(path: string, source: string, required: boolean): Buffer | undefined {
   try {
-    return readFileSync(p);
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw configError('E_ENGINE_TLS_FILE', `cannot read ${p} (${code ?? 'error'}) for ${source}`, {
-      hint: code === 'ENOENT' ? 'set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem' : `check the permissions of ${p}`,
+    if (!required && code === 'ENOENT') return undefined;
+    throw configError('E_ENGINE_TLS_FILE', `cannot read ${path} (${code ?? 'error'}) for ${source}`, {
+      hint:
+        code === 'ENOENT'
+          ? 'set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY / DOCKER_TLS'
+          : `check the permissions of ${path}`,
       cause: e,
-      details: { path: p },
+      details: { path, errno: code },
     });
   }
 }
 
-/** DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as the CLI reads them (DOCKER_TLS too). */
+/** Whether DOCKER_TLS_VERIFY or DOCKER_TLS turn TLS on (the CLI tests for a non-empty value only). */
+export function tlsEnabled(env: Env): boolean {
+  return Boolean(env.DOCKER_TLS_VERIFY) || Boolean(env.DOCKER_TLS);
+}
+
+/** DOCKER_TLS_VERIFY / DOCKER_TLS / DOCKER_CERT_PATH as the CLI reads them; undefined when TLS is off. */
 export function tlsFromEnv(env: Env, home: string, source: string): TlsMaterial | undefined {
-  const verify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '';
-  const tls = verify || (env.DOCKER_TLS !== undefined && env.DOCKER_TLS !== '');
-  if (!tls) return undefined;
-  const dir = env.DOCKER_CERT_PATH || join(home, '.docker');
+  if (!tlsEnabled(env)) return undefined;
+  const dir = env.DOCKER_CERT_PATH || dockerConfigDir(env, home);
   return {
-    verify,
-    ca: verify ? readCert(dir, 'ca.pem', source) : undefined,
-    cert: readCert(dir, 'cert.pem', source),
-    key: readCert(dir, 'key.pem', source),
+    verify: Boolean(env.DOCKER_TLS_VERIFY),
+    ca: readCert(join(dir, 'ca.pem'), source, true),
+    cert: readCert(join(dir, 'cert.pem'), source, false),
+    key: readCert(join(dir, 'key.pem'), source, false),
   };
 }
 
-/** Context resolution is filled in by contexts.ts; this indirection keeps resolve.ts small. */
+/** A hook for the context step (tests, or a caller with its own store). Defaults to the CLI's store on disk. */
 export type ContextResolver = (input: ResolveInput) => { endpoint?: EngineEndpoint; candidate: Candidate };
+
+function defaultEndpoint(host: string | undefined, source: string, input: ResolveInput): EngineEndpoint {
+  const tls = tlsFromEnv(input.env, input.home, source);
+  if (host === undefined) {
+    if (tls) {
+      const ep = parseHostUrl(`tcp://localhost:${DEFAULT_TLS_PORT}`, 'DOCKER_TLS_VERIFY');
+      ep.tls = tls;
+      return ep;
+    }
+    return { kind: 'unix', socketPath: DEFAULT_SOCKET, url: `unix://${DEFAULT_SOCKET}`, source: 'default socket' };
+  }
+  const ep = parseHostUrl(host, source, { tls: tls !== undefined });
+  if (ep.kind === 'tcp' && tls) ep.tls = tls;
+  return ep;
+}
 
 export function resolveEndpoint(input: ResolveInput, resolveContext?: ContextResolver): Resolution {
   const candidates: Candidate[] = [];
+  const warnings: string[] = [];
+  const dh = input.env.DOCKER_HOST || undefined;
+  if (input.host && input.context) {
+    throw usageError('E_ENGINE_HOST_CONTEXT_CONFLICT', 'conflicting options: cannot specify both --host and --context', {
+      hint: 'give one of them (as the docker CLI requires)',
+    });
+  }
+
+  // Which context? (resolveContextName)
+  let name: string | undefined;
+  let from: string;
+  if (input.context) {
+    name = input.context;
+    from = '--context';
+    candidates.push({ source: '--context', applied: true, reason: `--context ${input.context}` });
+    if (dh && input.context !== DEFAULT_CONTEXT) {
+      candidates.push({ source: 'DOCKER_HOST', applied: false, reason: `DOCKER_HOST=${dh} ignored: --context wins` });
+    }
+  } else {
+    candidates.push({ source: '--context', applied: false, reason: 'not given' });
+    if (input.host || dh) {
+      name = DEFAULT_CONTEXT;
+      from = input.host ? '--host' : 'DOCKER_HOST';
+      const overridden = input.env.DOCKER_CONTEXT ? `DOCKER_CONTEXT=${input.env.DOCKER_CONTEXT}` : undefined;
+      if (overridden && overridden !== `DOCKER_CONTEXT=${DEFAULT_CONTEXT}`) {
+        warnings.push(`${from} overrides ${overridden}`);
+        candidates.push({ source: 'DOCKER_CONTEXT', applied: false, reason: `${overridden} ignored: ${from} wins` });
+      }
+    } else if (input.env.DOCKER_CONTEXT) {
+      name = input.env.DOCKER_CONTEXT;
+      from = 'DOCKER_CONTEXT';
+      candidates.push({ source: 'DOCKER_CONTEXT', applied: true, reason: `DOCKER_CONTEXT=${name}` });
+    } else {
+      const cfg = configCurrentContext(input.env, input.home);
+      name = cfg.name ?? DEFAULT_CONTEXT;
+      from = cfg.name ? cfg.path : 'none';
+      candidates.push({
+        source: 'config currentContext',
+        applied: cfg.name !== undefined,
+        reason: cfg.name ? `currentContext "${cfg.name}" in ${cfg.path}` : `no currentContext (${cfg.path})`,
+      });
+    }
+  }
+
+  if (name !== DEFAULT_CONTEXT) {
+    if (resolveContext) {
+      const r = resolveContext({ ...input, context: name });
+      candidates.push(r.candidate);
+      if (r.endpoint) return { endpoint: r.endpoint, candidates, context: name, warnings };
+    } else {
+      const r = readContextEndpoint(name, from, input.env, input.home);
+      candidates.push({ source: 'context', applied: true, reason: `context "${name}" (${from}): ${r.endpoint.url}` });
+      return { endpoint: r.endpoint, candidates, context: name, warnings };
+    }
+  }
+
+  // The default context: --host > DOCKER_HOST > default socket (or tcp://localhost:2376 with TLS on).
   if (input.host) {
-    const ep = parseHostUrl(input.host, '--host');
-    if (ep.kind === 'tcp') ep.tls = tlsFromEnv(input.env, input.home, '--host');
     candidates.push({ source: '--host', applied: true, reason: `--host ${input.host}` });
-    return { endpoint: ep, candidates };
+    return { endpoint: defaultEndpoint(input.host, '--host', input), candidates, context: DEFAULT_CONTEXT, warnings };
   }
   candidates.push({ source: '--host', applied: false, reason: 'not given' });
-  const dh = input.env.DOCKER_HOST;
-  if (dh !== undefined && dh !== '') {
-    const ep = parseHostUrl(dh, 'DOCKER_HOST');
-    if (ep.kind === 'tcp') ep.tls = tlsFromEnv(input.env, input.home, 'DOCKER_HOST');
+  if (dh && !input.context) {
     candidates.push({ source: 'DOCKER_HOST', applied: true, reason: `DOCKER_HOST=${dh}` });
-    return { endpoint: ep, candidates };
+    return { endpoint: defaultEndpoint(dh, 'DOCKER_HOST', input), candidates, context: DEFAULT_CONTEXT, warnings };
   }
-  candidates.push({ source: 'DOCKER_HOST', applied: false, reason: 'not set' });
-  if (resolveContext) {
-    const r = resolveContext(input);
-    candidates.push(r.candidate);
-    if (r.endpoint) return { endpoint: r.endpoint, candidates };
+  if (dh && input.context === DEFAULT_CONTEXT) {
+    // `--context default` is the default context, whose host comes from DOCKER_HOST.
+    candidates.push({ source: 'DOCKER_HOST', applied: true, reason: `DOCKER_HOST=${dh} (context default)` });
+    return { endpoint: defaultEndpoint(dh, 'DOCKER_HOST', input), candidates, context: DEFAULT_CONTEXT, warnings };
   }
-  candidates.push({ source: 'default socket', applied: true, reason: `unix://${DEFAULT_SOCKET}` });
-  return { endpoint: { kind: 'unix', socketPath: DEFAULT_SOCKET, url: `unix://${DEFAULT_SOCKET}`, source: 'default socket' }, candidates };
+  if (!dh) candidates.push({ source: 'DOCKER_HOST', applied: false, reason: 'not set' });
+  const ep = defaultEndpoint(undefined, 'default socket', input);
+  candidates.push({ source: ep.source, applied: true, reason: ep.url });
+  return { endpoint: ep, candidates, context: DEFAULT_CONTEXT, warnings };
 }

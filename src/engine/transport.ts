@@ -142,9 +142,27 @@ export async function readBody(res: Readable, limit = 64 * 1024 * 1024): Promise
   return Buffer.concat(chunks);
 }
 
-/** Turns a non-2xx response into an EngineError carrying the daemon's own message. */
-export async function errorFromResponse(res: IncomingMessage, route: string): Promise<EngineError> {
+/**
+ * Turns a non-2xx response into an EngineError carrying the daemon's own message. `meaning` (a status-table row
+ * from endpoints/) gives the endpoint-specific code and hint; without it the code follows the status.
+ */
+export async function errorFromResponse(
+  res: IncomingMessage,
+  route: string,
+  meaning?: { code: string; meaning: string; hint?: string | undefined },
+): Promise<EngineError> {
   const raw = await readBody(res, 1024 * 1024).catch(() => Buffer.alloc(0));
+  return engineErrorFrom(res.statusCode ?? 0, res.statusMessage, raw, route, meaning);
+}
+
+/** The EngineError for a status and the raw error body the daemon sent ({"message":"..."} or text). */
+export function engineErrorFrom(
+  status: number,
+  statusMessage: string | undefined,
+  raw: Buffer,
+  route: string,
+  meaning?: { code: string; meaning: string; hint?: string | undefined },
+): EngineError {
   let engineMessage = raw.toString('utf8').trim();
   try {
     const j = JSON.parse(engineMessage) as { message?: unknown };
@@ -152,13 +170,13 @@ export async function errorFromResponse(res: IncomingMessage, route: string): Pr
   } catch {
     /* not JSON: keep the text */
   }
-  const status = res.statusCode ?? 0;
-  return new EngineError(`engine error ${status} on ${route}: ${engineMessage || res.statusMessage || 'no message'}`, {
-    code: engineErrorCode(status),
+  const hint = meaning?.hint ?? engineErrorHint(status);
+  return new EngineError(`engine error ${status} on ${route}: ${engineMessage || meaning?.meaning || statusMessage || 'no message'}`, {
+    code: meaning?.code ?? engineErrorCode(status),
     statusCode: status,
     engineMessage,
     route,
-    hint: engineErrorHint(status),
+    ...(hint ? { hint } : {}),
   });
 }
 
