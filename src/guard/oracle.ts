@@ -1,0 +1,106 @@
+/**
+ * OwnershipOracle against the upstream engine: inspect calls, as the daemon resolves references (full id, name, or
+ * unique id prefix), so the decider sees exactly the object the daemon would act on.
+ *
+ * Caching: only lookups by *full id* are cached (ids are never reused), for a short TTL; names and prefixes always
+ * ask the daemon, because another owner may create an object with that name at any moment. Negative answers are
+ * never cached. `forget(id)` drops an entry (the server calls it after a DELETE).
+ */
+import type { Engine } from '../engine/client.js';
+import { EngineError } from '../util/errors.js';
+import { Labels } from '../util/labels.js';
+import type { ObjectKind, OwnedRef, OwnershipOracle } from './types.js';
+
+export interface EngineOracleOptions {
+  owner: string;
+  /** cache lifetime of a positive lookup by full id, in ms (default 2000; 0 disables the cache) */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+interface Inspected {
+  id: string;
+  labels: Record<string, string> | null | undefined;
+  /** for execs: the container it runs in */
+  containerId?: string | undefined;
+}
+
+const FULL_ID = /^[0-9a-f]{64}$/;
+
+export class EngineOracle implements OwnershipOracle {
+  readonly #engine: Engine;
+  readonly #owner: string;
+  readonly #ttl: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, { ref: OwnedRef; until: number }>();
+
+  constructor(engine: Engine, opts: EngineOracleOptions) {
+    this.#engine = engine;
+    this.#owner = opts.owner;
+    this.#ttl = opts.ttlMs ?? 2000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Drops every cached entry for this id (after the object was removed or changed). */
+  forget(id: string): void {
+    for (const k of this.#cache.keys()) if (k.endsWith(`:${id}`)) this.#cache.delete(k);
+  }
+
+  async lookup(kind: ObjectKind, idOrName: string, signal?: AbortSignal): Promise<OwnedRef | undefined> {
+    const key = `${kind}:${idOrName}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.until > this.#now()) return hit.ref;
+    if (hit) this.#cache.delete(key);
+    const ins = await this.#inspect(kind, idOrName, signal);
+    if (!ins) return undefined;
+    let owned: boolean;
+    if (kind === 'exec') {
+      if (!ins.containerId) return undefined;
+      const c = await this.lookup('container', ins.containerId, signal);
+      owned = c?.owned ?? false;
+    } else owned = ins.labels?.[Labels.owner] === this.#owner;
+    const ref: OwnedRef = { id: ins.id, owned };
+    if (this.#ttl > 0 && (FULL_ID.test(idOrName) || (kind === 'volume' && idOrName === ins.id))) {
+      this.#cache.set(key, { ref, until: this.#now() + this.#ttl });
+    }
+    return ref;
+  }
+
+  async lookupImageRef(ref: string, signal?: AbortSignal): Promise<OwnedRef | undefined> {
+    const ins = await this.#inspect('image', ref, signal);
+    if (!ins) return undefined;
+    return { id: ins.id, owned: ins.labels?.[Labels.owner] === this.#owner };
+  }
+
+  async #inspect(kind: ObjectKind, idOrName: string, signal?: AbortSignal): Promise<Inspected | undefined> {
+    if (idOrName === '' || idOrName.includes('\0')) return undefined;
+    const e = encodeURIComponent(idOrName);
+    const path = {
+      container: `/containers/${e}/json`,
+      exec: `/exec/${e}/json`,
+      network: `/networks/${e}`,
+      volume: `/volumes/${e}`,
+      image: `/images/${e}/json`,
+    }[kind];
+    let j: Record<string, unknown>;
+    try {
+      j = await this.#engine.json<Record<string, unknown>>({ method: 'GET', path, signal });
+    } catch (err) {
+      // 404: no such object. 400 happens for malformed references (e.g. an invalid image reference).
+      if (err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 400)) return undefined;
+      throw err;
+    }
+    switch (kind) {
+      case 'container':
+        return { id: String(j.Id), labels: (j.Config as { Labels?: Record<string, string> } | undefined)?.Labels };
+      case 'image':
+        return { id: String(j.Id), labels: (j.Config as { Labels?: Record<string, string> } | undefined)?.Labels };
+      case 'network':
+        return { id: String(j.Id), labels: j.Labels as Record<string, string> | undefined };
+      case 'volume':
+        return { id: String(j.Name), labels: j.Labels as Record<string, string> | undefined };
+      case 'exec':
+        return { id: String(j.ID), labels: undefined, containerId: typeof j.ContainerID === 'string' ? j.ContainerID : undefined };
+    }
+  }
+}

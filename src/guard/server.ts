@@ -1,0 +1,938 @@
+/**
+ * The guard's server: accepts connections (unix socket, loopback tcp, optionally TLS with client certificates),
+ * parses every request strictly (http-parser.ts), asks the decider, and applies its Decision:
+ *   - deny: answer in the daemon's JSON shape, never touching upstream;
+ *   - forward: send exactly what was checked (canonical body, own framing, hop-by-hop headers stripped) and stream
+ *     the answer back with backpressure, filtering it when the decision says so;
+ *   - tunnel: hijack/h2c routes only (tunnel.ts).
+ * The server owns the socket state (no http.Server: it cannot hand over a socket for the no-upgrade hijack form).
+ * One request at a time per connection: pipelined requests wait in the buffer until the previous answer is sent.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { chmod, lstat, mkdir, realpath, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { Readable, type Duplex } from 'node:stream';
+import { Engine } from '../engine/client.js';
+import { parseHostUrl } from '../engine/resolve.js';
+import type { EngineEndpoint, TlsMaterial } from '../engine/transport.js';
+import { configError, findNestlingError, usageError } from '../util/errors.js';
+import { channels, silentLogger, type Logger } from '../util/log.js';
+import { Labels } from '../util/labels.js';
+import type { GuardDecisionRecord } from './audit-log.js';
+import {
+  ChunkedDecoder,
+  DEFAULT_MAX_HEAD_BYTES,
+  HttpParseError,
+  endToEndHeaders,
+  errorResponse,
+  parseRequestHead,
+  statusText,
+  type BodyFraming,
+  type RequestHead,
+} from './http-parser.js';
+import { EngineOracle } from './oracle.js';
+import { discoverMappings, mergeMappings } from './path-discovery.js';
+import { reapOwner, type ReapReport } from './reaper.js';
+import { connectUpstream, runTunnel } from './tunnel.js';
+import { filterEventLine, filterJsonResponse } from './response-filter.js';
+import type { Decide, DecideContext, Decision, EffectivePolicy, PathMapping, RequestView, RouteDef } from './types.js';
+
+export interface GuardLimits {
+  maxHeadBytes: number;
+  /** from the first byte of a request to the end of its head */
+  headTimeoutMs: number;
+  /** longest pause while a request body is being received */
+  bodyIdleTimeoutMs: number;
+  /** an idle keep-alive connection is closed after this */
+  keepAliveTimeoutMs: number;
+  /** how long close() waits for busy connections before cutting them */
+  drainMs: number;
+}
+
+export const DEFAULT_LIMITS: GuardLimits = {
+  maxHeadBytes: DEFAULT_MAX_HEAD_BYTES,
+  headTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 120_000,
+  drainMs: 5_000,
+};
+
+export interface GuardTlsOptions {
+  cert: Buffer;
+  key: Buffer;
+  /** CA that client certificates must chain to (client certificates are required) */
+  ca: Buffer;
+}
+
+export interface GuardOptions {
+  /** the real engine: unix:///… or tcp://… (TLS via upstreamTls) */
+  upstream: string;
+  upstreamTls?: TlsMaterial | undefined;
+  /** unix:///path or tcp://127.0.0.1:PORT (port 0: any free port) */
+  listen: string;
+  owner: string;
+  policy?: EffectivePolicy | undefined;
+  mappings?: PathMapping[] | undefined;
+  /** discover mappings from this container's mounts (merged with `mappings`, which win) */
+  jobContainer?: string | undefined;
+  jobNetwork?: string | undefined;
+  /** log what would be refused, and forward it anyway (dangerous: for policy development only) */
+  dryRun?: boolean | undefined;
+  /** remove everything the owner owns when the guard closes */
+  reapOnExit?: boolean | undefined;
+  /** with reapOnExit: images too */
+  reapImages?: boolean | undefined;
+  /** serve TLS on a tcp listener, requiring client certificates */
+  tls?: GuardTlsOptions | undefined;
+  /** listen on a non-loopback tcp address (refused unless set) */
+  allowNonLoopback?: boolean | undefined;
+  /** unix socket mode (default 0o660) */
+  socketMode?: number | undefined;
+  onDecision?: ((d: GuardDecisionRecord) => void) | undefined;
+  /** aborting closes the guard (like close()) */
+  signal?: AbortSignal | undefined;
+  /** the decider (default: ./decide.js) */
+  decide?: Decide | undefined;
+  limits?: Partial<GuardLimits> | undefined;
+  log?: Logger | undefined;
+  now?: (() => Date) | undefined;
+}
+
+export interface GuardHandle {
+  /** where clients connect: unix:///… or tcp://127.0.0.1:PORT */
+  url: string;
+  socketPath?: string | undefined;
+  owner: string;
+  mappings: readonly PathMapping[];
+  policy: EffectivePolicy;
+  /** stop accepting, drain, (reap when asked), release the socket; idempotent */
+  close(): Promise<void>;
+  /** resolves after close() finished, with the reap report when reapOnExit */
+  closed: Promise<ReapReport | undefined>;
+}
+
+/** Routes whose request body is a stream (tar, raw): never buffered, passed through with backpressure. */
+const UPLOAD_ROUTES: [string, RegExp][] = [
+  ['POST', /^\/build$/],
+  ['POST', /^\/images\/load$/],
+  ['POST', /^\/images\/create$/],
+  ['PUT', /^\/containers\/.+\/archive$/],
+  ['POST', /^\/plugins\/create$/],
+];
+
+/** JSON routes that cannot be meaningfully called without a body (CVE-2024-41110: a body hidden behind CL: 0). */
+const BODY_REQUIRED: [string, RegExp][] = [
+  ['POST', /^\/containers\/create$/],
+  ['POST', /^\/containers\/[^/]+\/exec$/],
+  ['POST', /^\/containers\/[^/]+\/update$/],
+  ['POST', /^\/networks\/create$/],
+  ['POST', /^\/networks\/[^/]+\/(connect|disconnect)$/],
+  ['POST', /^\/volumes\/create$/],
+  ['POST', /^\/exec\/[^/]+\/start$/],
+];
+
+const VERSION_PREFIX = /^\/v(\d+\.\d+)(?=\/)/;
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+
+/** Strips the /vX.Y prefix; returns the path (still percent-encoded) and the version. */
+export function splitTarget(target: string): { path: string; query: string; apiVersion: string | undefined; prefix: string } {
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q + 1);
+  const m = VERSION_PREFIX.exec(rawPath);
+  return { path: m ? rawPath.slice(m[0].length) : rawPath, query, apiVersion: m?.[1], prefix: m ? m[0] : '' };
+}
+
+function isUpload(method: string, path: string): boolean {
+  return UPLOAD_ROUTES.some(([m, re]) => m === method && re.test(path));
+}
+
+function requiresBody(method: string, path: string): boolean {
+  return BODY_REQUIRED.some(([m, re]) => m === method && re.test(path));
+}
+
+/** realpath of p, or of its deepest existing ancestor with the rest appended (paths that do not exist yet). */
+export async function resolveHostPath(p: string): Promise<string> {
+  let cur = resolvePath('/', p);
+  const rest: string[] = [];
+  for (let i = 0; i < 4096; i++) {
+    try {
+      const r = await realpath(cur);
+      return rest.length ? join(r, ...rest.reverse()) : r;
+    } catch {
+      if (cur === '/') return resolvePath('/', p);
+      rest.push(basename(cur));
+      cur = dirname(cur);
+    }
+  }
+  return resolvePath('/', p);
+}
+
+interface ListenSpec {
+  kind: 'unix' | 'tcp';
+  path?: string;
+  host?: string;
+  port?: number;
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (net.isIPv4(host)) return host.startsWith('127.');
+  if (net.isIPv6(host)) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+export function parseListen(url: string, allowNonLoopback: boolean): ListenSpec {
+  const m = /^(unix|tcp):\/\/(.*)$/.exec(url);
+  if (!m) throw usageError('E_GUARD_LISTEN', `invalid --listen ${JSON.stringify(url)}`, { hint: 'use unix:///run/nestling/JOB.sock or tcp://127.0.0.1:PORT' });
+  if (m[1] === 'unix') {
+    if (!m[2]!.startsWith('/')) throw usageError('E_GUARD_LISTEN', `--listen ${url}: the socket path must be absolute`, { hint: 'e.g. unix:///run/nestling/job.sock' });
+    return { kind: 'unix', path: m[2]! };
+  }
+  const hm = /^(\[[^\]]+\]|[^:/[\]]+):(\d+)\/?$/.exec(m[2]!);
+  if (!hm) throw usageError('E_GUARD_LISTEN', `--listen ${url} is not tcp://HOST:PORT`, { hint: 'e.g. tcp://127.0.0.1:2375' });
+  const host = hm[1]!.replace(/^\[|\]$/g, '');
+  const port = Number(hm[2]);
+  if (!(port >= 0 && port < 65536)) throw usageError('E_GUARD_LISTEN', `--listen ${url}: bad port`, { hint: 'ports are 0-65535' });
+  if (!isLoopback(host) && !allowNonLoopback) {
+    throw usageError('E_GUARD_LISTEN_NOT_LOOPBACK', `--listen ${url} is not a loopback address`, {
+      hint: 'the guard listens on loopback or a unix socket; pass --listen-any to expose it (use TLS with client certificates)',
+    });
+  }
+  return { kind: 'tcp', host, port };
+}
+
+/** A socket's buffered input: the server reads heads and bodies from it, then may hand the socket over. */
+class SocketReader {
+  buf: Buffer = Buffer.alloc(0);
+  ended = false;
+  #wake: (() => void) | undefined;
+  readonly sock: Duplex;
+  static readonly HIGH = 256 * 1024;
+
+  constructor(sock: Duplex) {
+    this.sock = sock;
+    sock.on('data', this.#onData);
+    sock.on('end', this.#onEnd);
+    sock.on('close', this.#onEnd);
+  }
+
+  #onData = (d: Buffer) => {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    if (this.buf.length >= SocketReader.HIGH) this.sock.pause();
+    this.#notify();
+  };
+
+  #onEnd = () => {
+    this.ended = true;
+    this.#notify();
+  };
+
+  #notify() {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** Waits for more input; 'timeout' after ms (0: none). */
+  wait(ms: number): Promise<'data' | 'end' | 'timeout'> {
+    if (this.ended) return Promise.resolve('end');
+    this.sock.resume();
+    return new Promise((resolve) => {
+      const timer = ms > 0 ? setTimeout(() => finish('timeout'), ms) : undefined;
+      const finish = (r: 'data' | 'end' | 'timeout') => {
+        if (timer) clearTimeout(timer);
+        if (this.#wake === wake) this.#wake = undefined;
+        resolve(r);
+      };
+      const wake = () => finish(this.ended ? 'end' : 'data');
+      this.#wake = wake;
+    });
+  }
+
+  take(n: number): Buffer {
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    if (this.buf.length < SocketReader.HIGH) this.sock.resume();
+    return out;
+  }
+
+  unshift(b: Buffer): void {
+    if (b.length) this.buf = this.buf.length ? Buffer.concat([b, this.buf]) : b;
+  }
+
+  /** Stops reading; returns what was buffered. The caller owns the socket from now on. */
+  detach(): Buffer {
+    this.sock.removeListener('data', this.#onData);
+    this.sock.removeListener('end', this.#onEnd);
+    this.sock.removeListener('close', this.#onEnd);
+    this.sock.pause();
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    return b;
+  }
+}
+
+async function readHead(r: SocketReader, limits: GuardLimits): Promise<RequestHead | null> {
+  let deadline = 0;
+  for (;;) {
+    if (r.buf.length) {
+      const head = parseRequestHead(r.buf, limits.maxHeadBytes);
+      if (head) {
+        r.take(head.headBytes);
+        return head;
+      }
+      if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
+    }
+    if (r.ended) {
+      if (r.buf.length === 0) return null;
+      throw new HttpParseError(400, 'connection closed in the middle of a request head');
+    }
+    const wait = deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs;
+    const w = await r.wait(wait);
+    if (w === 'timeout') {
+      if (!deadline && r.buf.length === 0) return null; // idle keep-alive connection
+      throw new HttpParseError(408, 'request head not received in time');
+    }
+  }
+}
+
+async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, idleMs: number): Promise<Buffer | undefined> {
+  if (framing.type === 'none') return undefined;
+  if (framing.type === 'length') {
+    if (framing.length > cap) throw new HttpParseError(413, `request body of ${framing.length} bytes is over the ${cap}-byte limit`);
+    while (r.buf.length < framing.length) {
+      const w = await r.wait(idleMs);
+      if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+      if (w === 'end' && r.buf.length < framing.length) throw new HttpParseError(400, 'request body shorter than its Content-Length');
+    }
+    return Buffer.from(r.take(framing.length));
+  }
+  const dec = new ChunkedDecoder();
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    if (r.buf.length) {
+      for (const p of dec.push(r.take(r.buf.length))) {
+        total += p.length;
+        if (total > cap) throw new HttpParseError(413, `request body over the ${cap}-byte limit`);
+        parts.push(Buffer.from(p));
+      }
+      if (dec.done) {
+        r.unshift(dec.rest);
+        return Buffer.concat(parts);
+      }
+    }
+    const w = await r.wait(idleMs);
+    if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+    if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
+  }
+}
+
+/** The body of an upload route as a stream: decoded from the client's framing, pulled with backpressure. */
+function streamBody(r: SocketReader, framing: BodyFraming, idleMs: number): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    if (framing.type === 'none') return;
+    if (framing.type === 'length') {
+      let left = framing.length;
+      while (left > 0) {
+        if (r.buf.length === 0) {
+          const w = await r.wait(idleMs);
+          if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+          if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'request body shorter than its Content-Length');
+          continue;
+        }
+        const b = Buffer.from(r.take(Math.min(left, r.buf.length)));
+        left -= b.length;
+        yield b;
+      }
+      return;
+    }
+    const dec = new ChunkedDecoder();
+    for (;;) {
+      if (r.buf.length) {
+        for (const p of dec.push(r.take(r.buf.length))) if (p.length) yield Buffer.from(p);
+        if (dec.done) {
+          r.unshift(dec.rest);
+          return;
+        }
+      }
+      const w = await r.wait(idleMs);
+      if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+      if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
+    }
+  }
+  return Readable.from(gen(), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+function upstreamHeaders(head: RequestHead, bodyLength: number | 'chunked' | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) {
+    const k = n.toLowerCase();
+    out[k] = k in out ? `${out[k]}, ${v}` : v;
+  }
+  out.host = head.headers.host ?? 'docker';
+  if (bodyLength === 'chunked') out['transfer-encoding'] = 'chunked';
+  else if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
+  return out;
+}
+
+function serializeRequest(method: string, target: string, headers: Record<string, string>, extra: string[], body: Buffer | undefined): Buffer {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  for (const l of extra) head += `${l}\r\n`;
+  head += '\r\n';
+  const h = Buffer.from(head, 'latin1');
+  return body?.length ? Buffer.concat([h, body]) : h;
+}
+
+interface ConnState {
+  sock: Duplex;
+  busy: boolean;
+}
+
+export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
+  if (!opts.owner || /[\s,=]/.test(opts.owner) || opts.owner.length > 128) {
+    throw usageError('E_GUARD_OWNER', `invalid owner ${JSON.stringify(opts.owner)}`, { hint: 'use a job id: letters, digits, . _ - (no spaces, commas or =)' });
+  }
+  const limits: GuardLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const log = opts.log ?? silentLogger;
+  const now = opts.now ?? (() => new Date());
+  const upstream: EngineEndpoint = parseHostUrl(opts.upstream, '--upstream');
+  if (upstream.kind === 'tcp' && opts.upstreamTls) upstream.tls = opts.upstreamTls;
+  const engine = new Engine(upstream, { signal: opts.signal });
+  const decide: Decide = opts.decide ?? (await import('./decide.js')).decide;
+  const policy: EffectivePolicy = opts.policy ?? (await import('./policy.js')).defaultPolicy();
+  const listen = parseListen(opts.listen, opts.allowNonLoopback ?? false);
+  if (opts.tls && listen.kind !== 'tcp') throw usageError('E_GUARD_TLS_UNIX', 'TLS is for tcp:// listeners only', { hint: 'drop the TLS options, or listen on tcp://' });
+
+  let mappings: PathMapping[] = mergeMappings(opts.mappings ?? [], []);
+  if (opts.jobContainer) {
+    try {
+      mappings = mergeMappings(opts.mappings ?? [], await discoverMappings(engine, opts.jobContainer, opts.signal));
+    } catch (e) {
+      throw configError('E_GUARD_JOB_CONTAINER', `cannot read the mounts of job container ${opts.jobContainer}: ${findNestlingError(e)?.message ?? String(e)}`, {
+        hint: 'check --job-container (a container id or name on the upstream engine)',
+        cause: e,
+      });
+    }
+  }
+  const oracle = new EngineOracle(engine, { owner: opts.owner });
+  const ctx: DecideContext = {
+    owner: opts.owner,
+    policy,
+    oracle,
+    mappings,
+    resolveHostPath,
+    jobNetwork: opts.jobNetwork,
+    signal: opts.signal,
+  };
+  const agentOpts = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64 };
+  const agent = upstream.tls ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+  const conns = new Set<ConnState>();
+  let reqCounter = 0;
+  let closing = false;
+
+  const emit = (r: GuardDecisionRecord) => {
+    channels.guardDecision.publish(r);
+    try {
+      opts.onDecision?.(r);
+    } catch (e) {
+      log.log('error', `onDecision threw: ${String(e)}`);
+    }
+  };
+
+  const record = (
+    n: number,
+    started: number,
+    head: { method: string; target: string },
+    decision: GuardDecisionRecord['decision'],
+    status: number,
+    extra: Partial<GuardDecisionRecord> = {},
+  ): void => {
+    const { path } = splitTarget(head.target);
+    emit({
+      ts: now().toISOString(),
+      level: decision === 'forward' ? 'info' : decision === 'error' && status >= 500 ? 'error' : 'warn',
+      req: n,
+      method: head.method,
+      path,
+      route: undefined,
+      owner: opts.owner,
+      decision,
+      rule: undefined,
+      status,
+      ms: Date.now() - started,
+      ...extra,
+    });
+  };
+
+  /** Handles one request; resolves true when the connection can carry another one. */
+  async function handle(state: ConnState, r: SocketReader, head: RequestHead): Promise<boolean> {
+    const sock = state.sock;
+    const n = ++reqCounter;
+    const started = Date.now();
+    const { path, query, apiVersion, prefix } = splitTarget(head.target);
+    const fail = (status: number, message: string, decision: GuardDecisionRecord['decision'], extra: Partial<GuardDecisionRecord> = {}) => {
+      sock.end(errorResponse(status, message, true));
+      record(n, started, head, decision, status, { message, ...extra });
+      return false;
+    };
+    if (!METHODS.has(head.method)) return fail(405, `nestling guard: method ${head.method} is not allowed`, 'deny', { rule: 'method-not-allowed' });
+    if (head.upgrade !== undefined && head.upgrade !== 'tcp' && head.upgrade !== 'h2c') {
+      return fail(400, `nestling guard: Upgrade: ${head.upgrade} is not accepted`, 'deny', { rule: 'upgrade-not-allowed' });
+    }
+
+    const upload = isUpload(head.method, path);
+    let body: Buffer | undefined;
+    if (!upload) {
+      if (head.expectContinue && head.framing.type !== 'none') {
+        if (head.framing.type === 'length' && head.framing.length > policy.maxBodyBytes) {
+          return fail(413, `nestling guard: request body of ${head.framing.length} bytes is over the ${policy.maxBodyBytes}-byte limit`, 'deny', {
+            rule: 'body-too-large',
+          });
+        }
+        sock.write('HTTP/1.1 100 Continue\r\n\r\n');
+      }
+      body = await readFullBody(r, head.framing, policy.maxBodyBytes, limits.bodyIdleTimeoutMs);
+    }
+
+    const view: RequestView = {
+      method: head.method,
+      rawTarget: head.target,
+      path,
+      apiVersion,
+      query: new URLSearchParams(query),
+      headers: head.headers,
+      body: upload ? undefined : (body ?? undefined),
+    };
+    let decision: Decision;
+    try {
+      decision = await decide(view, ctx);
+    } catch (e) {
+      const ne = findNestlingError(e);
+      log.log('error', `decide failed on ${head.method} ${path}: ${String(e)}`);
+      const status = ne?.category === 'engine' ? 502 : 500;
+      return fail(status, `nestling guard: cannot decide on this request: ${ne?.message ?? 'internal error'}`, 'error');
+    }
+
+    let dryRunOf: { rule: string; message: string } | undefined;
+    if (decision.action === 'deny') {
+      if (!opts.dryRun) {
+        const keep = head.keepAlive && !upload && !closing;
+        sock.write(errorResponse(decision.status, decision.message, !keep));
+        record(n, started, head, 'deny', decision.status, { route: decision.route?.id, rule: decision.rule, message: decision.message });
+        if (!keep) sock.end();
+        return keep;
+      }
+      dryRunOf = { rule: decision.rule, message: decision.message };
+      const route: RouteDef = decision.route ?? {
+        id: 'unknown',
+        method: head.method as RouteDef['method'],
+        path,
+        area: 'unknown',
+        kind: head.upgrade ? 'hijack' : 'stream',
+        body: upload ? 'tar' : 'raw',
+      };
+      decision = { action: 'forward', route, tunnel: route.kind === 'hijack' ? 'hijack' : route.kind === 'h2c' ? 'h2c' : undefined };
+    }
+
+    const route = decision.route;
+    const tunnel = decision.tunnel ?? (route.kind === 'hijack' ? 'hijack' : route.kind === 'h2c' ? 'h2c' : undefined);
+    const base: Partial<GuardDecisionRecord> = {
+      route: route.id,
+      notes: decision.notes,
+      ...(dryRunOf ? { rule: dryRunOf.rule, message: dryRunOf.message } : {}),
+    };
+    const verdict: GuardDecisionRecord['decision'] = dryRunOf ? 'would-deny' : 'forward';
+
+    if (head.upgrade !== undefined && !tunnel) {
+      return fail(400, 'nestling guard: Upgrade is only accepted on attach, exec start, /session and /grpc', 'deny', { ...base, rule: 'upgrade-not-allowed' });
+    }
+    if (tunnel === 'h2c' && head.upgrade !== undefined && head.upgrade !== 'h2c') {
+      return fail(400, `nestling guard: ${path} upgrades to h2c only`, 'deny', { ...base, rule: 'upgrade-not-allowed' });
+    }
+    if (tunnel === 'hijack' && head.upgrade !== undefined && head.upgrade !== 'tcp') {
+      return fail(400, `nestling guard: ${path} upgrades to tcp only`, 'deny', { ...base, rule: 'upgrade-not-allowed' });
+    }
+    if (!upload && !dryRunOf && requiresBody(head.method, path) && !(decision.rewrite?.body ?? body)?.length) {
+      return fail(400, `nestling guard: ${head.method} ${path} needs a JSON body (an empty or missing body is refused)`, 'deny', {
+        ...base,
+        rule: 'body-required',
+      });
+    }
+
+    let target = decision.rewrite?.target ?? `${path}${query ? `?${query}` : ''}`;
+    if (!VERSION_PREFIX.test(target)) target = `${prefix}${target}`;
+    const outBody = upload ? undefined : (decision.rewrite?.body ?? body);
+
+    if (tunnel) {
+      const headers = upstreamHeaders(head, outBody !== undefined || head.method === 'POST' ? (outBody?.length ?? 0) : undefined);
+      const extra = head.upgrade !== undefined ? ['Connection: Upgrade', `Upgrade: ${head.upgrade}`] : [];
+      let up: Duplex;
+      try {
+        up = await connectUpstream(upstream, opts.signal);
+      } catch (e) {
+        return fail(502, upstreamDownMessage(upstream, e), 'error', base);
+      }
+      const leftover = r.detach();
+      let status = 0;
+      try {
+        await runTunnel({
+          client: sock,
+          clientLeftover: leftover,
+          upstream: up,
+          request: serializeRequest(head.method, target, headers, extra, outBody),
+          onHead: (h) => {
+            status = h.status;
+            record(n, started, head, verdict, h.status, base);
+          },
+        });
+      } catch (e) {
+        if (status === 0) {
+          const status2 = e instanceof HttpParseError ? e.status : 502;
+          if (!sock.destroyed) sock.end(errorResponse(status2, `nestling guard: ${(e as Error).message}`, true));
+          record(n, started, head, 'error', status2, { ...base, message: (e as Error).message });
+        }
+        sock.destroy();
+      }
+      return false;
+    }
+
+    // Plain, stream and upload routes go through node's http client (keep-alive agent) to upstream.
+    const bodyStream = upload ? streamBody(r, head.framing, limits.bodyIdleTimeoutMs) : undefined;
+    const bodyLength =
+      upload ? (head.framing.type === 'length' ? head.framing.length : head.framing.type === 'chunked' ? 'chunked' : head.method === 'GET' ? undefined : 0) : outBody !== undefined ? outBody.length : head.method === 'POST' || head.method === 'PUT' ? 0 : undefined;
+    const headers = upstreamHeaders(head, bodyLength);
+    const isHead = head.method === 'HEAD';
+    const keepAfter = head.keepAlive && !closing;
+
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      let headSent = false;
+      const done = (keep: boolean) => {
+        if (settled) return;
+        settled = true;
+        sock.removeListener('close', onClientClose);
+        if (!keep) sock.end();
+        resolve(keep);
+      };
+      const req = (upstream.tls ? https : http).request({
+        ...(upstream.kind === 'unix' ? { socketPath: upstream.socketPath } : { host: upstream.host, port: upstream.port }),
+        ...(upstream.tls ? { ca: upstream.tls.ca, cert: upstream.tls.cert, key: upstream.tls.key, rejectUnauthorized: upstream.tls.verify } : {}),
+        agent,
+        method: head.method,
+        path: target,
+        headers,
+        setHost: false,
+      });
+      const onClientClose = () => {
+        req.destroy();
+        done(false);
+      };
+      sock.once('close', onClientClose);
+      req.on('error', (e) => {
+        if (!headSent) {
+          const msg = upstreamDownMessage(upstream, e);
+          if (!sock.destroyed) sock.end(errorResponse(502, msg, true));
+          record(n, started, head, 'error', 502, { ...base, message: msg });
+        } else sock.destroy();
+        done(false);
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 502;
+        const pairs: [string, string][] = [];
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+        const e2e = endToEndHeaders(pairs, res.headers.connection);
+        const noBody = isHead || status === 204 || status === 304 || (status >= 100 && status < 200);
+        const filter = status === 200 ? decision.responseFilter : undefined;
+        const cl = res.headers['content-length'];
+        let keep = keepAfter;
+        const writeHead = (framing: string[]) => {
+          let h = `HTTP/1.1 ${status} ${res.statusMessage || statusText(status)}\r\n`;
+          for (const [k, v] of e2e) h += `${k}: ${v}\r\n`;
+          for (const l of framing) h += `${l}\r\n`;
+          if (!keep) h += 'Connection: close\r\n';
+          sock.write(`${h}\r\n`, 'latin1');
+          headSent = true;
+          record(n, started, head, verdict, status, base);
+        };
+        if (head.method === 'DELETE' && status < 300) {
+          const m = /^\/(containers|networks|volumes|images)\/([^/]+)$/.exec(path);
+          if (m) oracle.forget(decodeURIComponent(m[2]!));
+        }
+        if (noBody) {
+          writeHead(isHead && cl !== undefined ? [`Content-Length: ${cl}`] : status === 204 || status === 304 ? [] : ['Content-Length: 0']);
+          res.resume();
+          res.once('end', () => done(keep));
+          return;
+        }
+        if (filter && filter !== 'events') {
+          bufferAndFilter(res, filter, opts.owner).then(
+            (buf) => {
+              writeHead([`Content-Length: ${buf.length}`]);
+              sock.write(buf);
+              done(keep);
+            },
+            (e: unknown) => {
+              sock.end(errorResponse(502, `nestling guard: cannot filter the engine's answer: ${(e as Error).message}`, true));
+              record(n, started, head, 'error', 502, base);
+              done(false);
+            },
+          );
+          return;
+        }
+        const chunked = cl === undefined || filter === 'events';
+        if (chunked && head.version === '1.0') keep = false;
+        writeHead(chunked ? (head.version === '1.1' ? ['Transfer-Encoding: chunked'] : []) : [`Content-Length: ${cl}`]);
+        const encode = chunked && head.version === '1.1';
+        const lineFilter = filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined;
+        const write = (d: Buffer): boolean => {
+          if (d.length === 0) return true;
+          if (!encode) return sock.write(d);
+          sock.cork();
+          sock.write(`${d.length.toString(16)}\r\n`, 'latin1');
+          sock.write(d);
+          const ok = sock.write('\r\n', 'latin1');
+          process.nextTick(() => sock.uncork());
+          return ok;
+        };
+        const onDrain = () => res.resume();
+        sock.on('drain', onDrain);
+        let chain = Promise.resolve();
+        res.on('data', (d: Buffer) => {
+          if (lineFilter) {
+            res.pause();
+            chain = chain
+              .then(() => lineFilter.push(d))
+              .then((out) => {
+                if (write(out)) res.resume();
+              });
+            return;
+          }
+          if (!write(d)) res.pause();
+        });
+        res.once('end', () => {
+          void chain.then(() => {
+            sock.removeListener('drain', onDrain);
+            if (encode) sock.write('0\r\n\r\n', 'latin1');
+            done(keep && res.complete);
+          });
+        });
+        res.once('error', () => {
+          sock.destroy();
+          done(false);
+        });
+      });
+      if (bodyStream) {
+        bodyStream.on('error', (e) => {
+          req.destroy(e);
+          if (!headSent && !sock.destroyed) {
+            const st = e instanceof HttpParseError ? e.status : 400;
+            sock.end(errorResponse(st, `nestling guard: ${e.message}`, true));
+            record(n, started, head, 'error', st, { ...base, message: e.message });
+          }
+          done(false);
+        });
+        bodyStream.pipe(req);
+      } else req.end(outBody);
+    });
+  }
+
+  async function serve(sock: Duplex): Promise<void> {
+    const state: ConnState = { sock, busy: false };
+    conns.add(state);
+    sock.on('error', () => sock.destroy());
+    const r = new SocketReader(sock);
+    try {
+      for (;;) {
+        if (closing) break;
+        let head: RequestHead | null;
+        try {
+          head = await readHead(r, limits);
+        } catch (e) {
+          const status = e instanceof HttpParseError ? e.status : 400;
+          const msg = `nestling guard: ${(e as Error).message}`;
+          if (!sock.destroyed) sock.end(errorResponse(status, msg, true));
+          record(++reqCounter, Date.now(), { method: '-', target: '-' }, 'error', status, { message: msg });
+          break;
+        }
+        if (!head) break;
+        state.busy = true;
+        let keep: boolean;
+        try {
+          keep = await handle(state, r, head);
+        } catch (e) {
+          const status = e instanceof HttpParseError ? e.status : 500;
+          const msg = e instanceof HttpParseError ? `nestling guard: ${e.message}` : 'nestling guard: internal error';
+          if (!(e instanceof HttpParseError)) log.log('error', `guard: ${String((e as Error).stack ?? e)}`);
+          if (!sock.destroyed) sock.end(errorResponse(status, msg, true));
+          record(++reqCounter, Date.now(), head, 'error', status, { message: msg });
+          keep = false;
+        }
+        state.busy = false;
+        if (!keep) break;
+      }
+    } finally {
+      if (!sock.destroyed && sock.listenerCount('data') > 0) sock.end();
+      if (!sock.destroyed) {
+        // a half-open client (allowHalfOpen) must not keep the socket forever
+        const t = setTimeout(() => sock.destroy(), 1000);
+        t.unref();
+        sock.once('close', () => clearTimeout(t));
+      }
+      conns.delete(state);
+    }
+  }
+
+  const onConnection = (sock: Duplex) => {
+    if (closing) {
+      sock.destroy();
+      return;
+    }
+    serve(sock).catch((e: unknown) => {
+      log.log('error', `guard connection: ${String(e)}`);
+      sock.destroy();
+    });
+  };
+
+  let server: net.Server | tls.Server;
+  if (opts.tls) {
+    server = tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true });
+    server.on('secureConnection', onConnection);
+    server.on('tlsClientError', () => {});
+  } else {
+    server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+  }
+
+  let url: string;
+  let socketPath: string | undefined;
+  if (listen.kind === 'unix') {
+    socketPath = listen.path!;
+    await mkdir(dirname(socketPath), { recursive: true });
+    await removeStaleSocket(socketPath);
+    await listenOn(server, { path: socketPath });
+    await chmod(socketPath, opts.socketMode ?? 0o660);
+    url = `unix://${socketPath}`;
+  } else {
+    await listenOn(server, { host: listen.host!, port: listen.port! });
+    const a = server.address() as net.AddressInfo;
+    url = `tcp://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+  log.log('info', `guard for owner ${opts.owner} listening on ${url}, upstream ${upstream.url}`);
+
+  let resolveClosed!: (r: ReapReport | undefined) => void;
+  const closed = new Promise<ReapReport | undefined>((res) => (resolveClosed = res));
+  let closePromise: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closePromise ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((res) => server.close(() => res()));
+      // idle connections go now; busy ones finish their request (Connection: close) or are cut after drainMs
+      for (const c of conns) if (!c.busy) c.sock.end();
+      const deadline = Date.now() + limits.drainMs;
+      while (conns.size && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+      for (const c of conns) c.sock.destroy();
+      await stopped;
+      agent.destroy();
+      if (socketPath) await unlink(socketPath).catch(() => {});
+      let report: ReapReport | undefined;
+      if (opts.reapOnExit) {
+        try {
+          report = await reapOwner(new Engine(upstream), opts.owner, { images: opts.reapImages });
+          log.log('info', `reaped owner ${opts.owner}: ${report.containers.length} containers, ${report.networks.length} networks, ${report.volumes.length} volumes, ${report.images.length} images`);
+        } catch (e) {
+          log.log('error', `reaping owner ${opts.owner} failed: ${String(e)}`);
+        }
+      }
+      resolveClosed(report);
+    })();
+    return closePromise;
+  };
+  opts.signal?.addEventListener('abort', () => void close(), { once: true });
+
+  return { url, socketPath, owner: opts.owner, mappings, policy, close, closed };
+}
+
+function upstreamDownMessage(ep: EngineEndpoint, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const hint =
+    err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+      ? 'is dockerd running?'
+      : err.code === 'EACCES'
+        ? 'the guard lacks permission on the engine socket'
+        : 'check the guard --upstream';
+  return `nestling guard: cannot reach the Docker engine at ${ep.url}: ${err.code ?? err.message} (${hint})`;
+}
+
+function listenOn(server: net.Server, o: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Removes a leftover socket file nobody listens on; refuses to touch anything else. */
+async function removeStaleSocket(p: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(p);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw configError('E_GUARD_LISTEN_EXISTS', `${p} exists and is not a socket`, { hint: 'choose another --listen path' });
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = net.connect({ path: p });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw configError('E_GUARD_LISTEN_IN_USE', `something already listens on ${p}`, { hint: 'stop the other guard, or choose another --listen path' });
+  await unlink(p);
+}
+
+async function bufferAndFilter(res: Readable, filter: 'system-df' | 'images-list', owner: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res) {
+    n += (c as Buffer).length;
+    if (n > 256 * 1024 * 1024) throw new Error('response too large to filter');
+    chunks.push(c as Buffer);
+  }
+  return filterJsonResponse(filter, Buffer.concat(chunks), owner);
+}
+
+/** Filters an events stream (JSON objects, one per line) down to the owner's objects. */
+class EventFilter {
+  #partial = '';
+  readonly #seen = new Set<string>();
+  readonly #owner: string;
+  readonly #oracle: EngineOracle;
+  constructor(owner: string, oracle: EngineOracle) {
+    this.#owner = owner;
+    this.#oracle = oracle;
+  }
+  async push(d: Buffer): Promise<Buffer> {
+    const text = this.#partial + d.toString('utf8');
+    const lines = text.split('\n');
+    this.#partial = lines.pop() ?? '';
+    const out: string[] = [];
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const keep = await filterEventLine(line, this.#owner, (kind, id) => this.#oracle.lookup(kind, id).then((r) => r?.owned ?? false).catch(() => false), this.#seen);
+      if (keep) out.push(`${line}\n`);
+    }
+    return Buffer.from(out.join(''));
+  }
+}
+
+/** Re-exported for callers that build their own label filters. */
+export const OWNER_LABEL = Labels.owner;
