@@ -13,6 +13,9 @@ export type Register = (program: Command, ctx: CliContext) => void;
 const COMMANDS: (() => Promise<{ register: Register }>)[] = [
   () => import('./commands/demo.js'),
   () => import('./commands/images.js'),
+  () => import('./commands/doctor.js'),
+  () => import('./commands/guard.js'),
+  () => import('./commands/reap.js'),
 ];
 
 export async function buildProgram(ctx: CliContext): Promise<Command> {

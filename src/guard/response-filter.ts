@@ -64,16 +64,17 @@ export async function filterEventLine(
   }
   const attrs = ev.Actor?.Attributes ?? {};
   const id = ev.Actor?.ID ?? '';
-  switch (ev.Type ?? '') {
+  const type = ev.Type ?? '';
+  switch (type) {
     case 'container':
     case 'image':
       return attrs[Labels.owner] === owner;
     case 'network':
     case 'volume': {
       if (!id) return false;
-      if (seen.has(`${ev.Type}:${id}`)) return true;
-      const owned = await isOwned(ev.Type, id);
-      if (owned) seen.add(`${ev.Type}:${id}`);
+      if (seen.has(`${type}:${id}`)) return true;
+      const owned = await isOwned(type, id);
+      if (owned) seen.add(`${type}:${id}`);
       return owned;
     }
     default:

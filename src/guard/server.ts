@@ -33,6 +33,7 @@ import {
   type BodyFraming,
   type RequestHead,
 } from './http-parser.js';
+import { canonicalizeTarget, isDenial, matchRoute } from './match.js';
 import { EngineOracle } from './oracle.js';
 import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
@@ -114,15 +115,6 @@ export interface GuardHandle {
   closed: Promise<ReapReport | undefined>;
 }
 
-/** Routes whose request body is a stream (tar, raw): never buffered, passed through with backpressure. */
-const UPLOAD_ROUTES: [string, RegExp][] = [
-  ['POST', /^\/build$/],
-  ['POST', /^\/images\/load$/],
-  ['POST', /^\/images\/create$/],
-  ['PUT', /^\/containers\/.+\/archive$/],
-  ['POST', /^\/plugins\/create$/],
-];
-
 /** JSON routes that cannot be meaningfully called without a body (CVE-2024-41110: a body hidden behind CL: 0). */
 const BODY_REQUIRED: [string, RegExp][] = [
   ['POST', /^\/containers\/create$/],
@@ -146,8 +138,16 @@ export function splitTarget(target: string): { path: string; query: string; apiV
   return { path: m ? rawPath.slice(m[0].length) : rawPath, query, apiVersion: m?.[1], prefix: m ? m[0] : '' };
 }
 
-function isUpload(method: string, path: string): boolean {
-  return UPLOAD_ROUTES.some(([m, re]) => m === method && re.test(path));
+/**
+ * Whether the request body is a stream to pass through (build context, image load/import, archive PUT), asked of
+ * the decider's own matcher before the body is read, so both halves agree on the route. Anything that does not
+ * match is read in full (and capped): the decider then refuses it.
+ */
+function isUpload(method: string, target: string): boolean {
+  const t = canonicalizeTarget(target);
+  if (isDenial(t)) return false;
+  const m = matchRoute(method, t.path);
+  return !isDenial(m) && m.route.kind === 'upload';
 }
 
 function requiresBody(method: string, path: string): boolean {
@@ -486,7 +486,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       return fail(400, `nestling guard: Upgrade: ${head.upgrade} is not accepted`, 'deny', { rule: 'upgrade-not-allowed' });
     }
 
-    const upload = isUpload(head.method, path);
+    const upload = isUpload(head.method, head.target);
     let body: Buffer | undefined;
     if (!upload) {
       if (head.expectContinue && head.framing.type !== 'none') {
