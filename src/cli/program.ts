@@ -13,9 +13,12 @@ export type Register = (program: Command, ctx: CliContext) => void;
 const COMMANDS: (() => Promise<{ register: Register }>)[] = [
   () => import('./commands/demo.js'),
   () => import('./commands/images.js'),
+  () => import('./commands/k8s.js'),
+  () => import('./commands/ci.js'),
   () => import('./commands/doctor.js'),
   () => import('./commands/guard.js'),
   () => import('./commands/reap.js'),
+  () => import('./commands/run.js'),
 ];
 
 export async function buildProgram(ctx: CliContext): Promise<Command> {

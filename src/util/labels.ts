@@ -14,6 +14,10 @@ export const Labels = {
   contentKey: 'io.nestling.content-key',
   /** Cache key of a named cache volume. */
   cacheKey: 'io.nestling.cache-key',
+  /** The mode of a `nestling run` / `up` (dood, guarded, dind, rootless, sysbox). */
+  mode: 'io.nestling.mode',
+  /** The name given to `nestling up --name`. */
+  name: 'io.nestling.name',
   /** Original tag asked for by a job, on per-job tag views. */
   tag: 'io.nestling.tag',
 } as const;

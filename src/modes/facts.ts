@@ -1,0 +1,173 @@
+/**
+ * What a mode needs to know about the host engine, learned from `docker info` and, where only trying tells,
+ * from short probe containers (can it grant --privileged? user namespaces and /dev/net/tun for rootless?).
+ * Facts are plain data, so `nestling doctor` and `--explain` can show them and unit tests can fake them.
+ */
+import { statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Engine } from '../engine/client.js';
+import { Labels } from '../util/labels.js';
+import { runProbe } from './engine-ops.js';
+import { decodeCapMask, isCapsFailure, knownCapabilities, missingCapabilities } from './privilege.js';
+
+export interface PrivilegeFacts {
+  /** --privileged works on this engine */
+  granted: boolean;
+  reason: string;
+  /** capabilities the engine can grant (its bounding set, known to this engine version) */
+  caps: string[];
+  /** capabilities --privileged would add that this engine cannot grant */
+  missing: string[];
+}
+
+export interface UsernsFacts {
+  ok: boolean;
+  reason: string;
+}
+
+export interface HostFacts {
+  engineUrl: string;
+  /** a unix socket on this machine: bind mounts of nestling's own files work */
+  engineLocal: boolean;
+  socketPath?: string | undefined;
+  socketGid?: number | undefined;
+  serverVersion: string;
+  apiVersion: string;
+  osType: string;
+  kernelVersion: string;
+  cgroupVersion: '1' | '2';
+  cgroupDriver: string;
+  runtimes: string[];
+  /** the engine itself runs rootless */
+  rootlessEngine: boolean;
+  securityOptions: string[];
+  /** MTU of the engine's default bridge network */
+  mtu: number;
+  /** filled by probePrivilege() */
+  privilege?: PrivilegeFacts | undefined;
+  /** filled by probeUserns() */
+  userns?: UsernsFacts | undefined;
+}
+
+interface InfoWire {
+  ID?: string;
+  ServerVersion?: string;
+  OSType?: string;
+  KernelVersion?: string;
+  CgroupVersion?: string;
+  CgroupDriver?: string;
+  Runtimes?: Record<string, unknown> | null;
+  SecurityOptions?: string[] | null;
+}
+
+export async function gatherFacts(engine: Engine, signal?: AbortSignal): Promise<HostFacts> {
+  const apiVersion = await engine.negotiate(signal);
+  const info = await engine.json<InfoWire>({ method: 'GET', path: '/info', signal });
+  let mtu = 1500;
+  try {
+    const br = await engine.json<{ Options?: Record<string, string> | null }>({ method: 'GET', path: '/networks/bridge', signal });
+    const m = Number(br.Options?.['com.docker.network.driver.mtu']);
+    if (Number.isInteger(m) && m >= 576 && m <= 65535) mtu = m;
+  } catch {
+    /* no default bridge (engine started with --bridge=none): keep 1500 */
+  }
+  const ep = engine.endpoint;
+  let socketGid: number | undefined;
+  if (ep.kind === 'unix' && ep.socketPath) {
+    try {
+      socketGid = statSync(ep.socketPath).gid;
+    } catch {
+      /* not on this machine */
+    }
+  }
+  const securityOptions = info.SecurityOptions ?? [];
+  return {
+    engineUrl: ep.url,
+    engineLocal: ep.kind === 'unix' && socketGid !== undefined,
+    socketPath: ep.socketPath,
+    socketGid,
+    serverVersion: info.ServerVersion ?? 'unknown',
+    apiVersion,
+    osType: info.OSType ?? 'linux',
+    kernelVersion: info.KernelVersion ?? '',
+    cgroupVersion: info.CgroupVersion === '2' ? '2' : '1',
+    cgroupDriver: info.CgroupDriver ?? 'cgroupfs',
+    runtimes: Object.keys(info.Runtimes ?? {}).sort(),
+    rootlessEngine: securityOptions.some((s) => s.includes('name=rootless')),
+    securityOptions,
+    mtu,
+  };
+}
+
+export interface ProbeOptions {
+  /** an image present on the engine with sh, grep and unshare (the daemon image) */
+  image: string;
+  /** labels for the probe container (managed, run, pid) so a reaper finds it */
+  labels: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
+const probeName = () => `nestling-probe-${randomBytes(4).toString('hex')}`;
+
+/**
+ * Tries --privileged; when runc refuses ("unable to apply caps"), reads the engine's bounding set from the
+ * container shim (a pid=host probe: /proc/$PPID/status) to build the explicit equivalent.
+ */
+export async function probePrivilege(engine: Engine, facts: HostFacts, opts: ProbeOptions): Promise<PrivilegeFacts> {
+  const labels = { ...opts.labels, [Labels.role]: 'probe' };
+  const known = knownCapabilities(facts.serverVersion);
+  const priv = await runProbe(
+    engine,
+    probeName(),
+    { Image: opts.image, Entrypoint: ['sh', '-c', 'exit 0'], Labels: labels, HostConfig: { Privileged: true, NetworkMode: 'none' } },
+    opts.signal,
+  );
+  if (!priv.startError && priv.exitCode === 0) {
+    return { granted: true, reason: 'a --privileged probe container started', caps: [...known], missing: [] };
+  }
+  const why = priv.startError?.engineMessage ?? `exit ${priv.exitCode}`;
+  const bnd = await runProbe(
+    engine,
+    probeName(),
+    {
+      Image: opts.image,
+      Entrypoint: ['sh', '-c', 'grep CapBnd /proc/$PPID/status'],
+      Labels: labels,
+      HostConfig: { PidMode: 'host', NetworkMode: 'none' },
+    },
+    opts.signal,
+  );
+  const m = /CapBnd:\s*([0-9a-f]+)/i.exec(bnd.output);
+  const bounding = m?.[1] ? decodeCapMask(m[1]) : [];
+  const caps = known.filter((c) => bounding.includes(c));
+  const missing = missingCapabilities(bounding, known);
+  const reason = isCapsFailure(why)
+    ? `--privileged fails on this engine (runc: "unable to apply caps"): its bounding set lacks ${missing.map((c) => `CAP_${c}`).join(', ') || 'a capability'}`
+    : `--privileged fails on this engine: ${why}`;
+  return { granted: false, reason, caps: caps.length ? caps : [...known], missing };
+}
+
+/** Rootless needs user namespaces in an unprivileged container (seccomp unconfined) and /dev/net/tun. */
+export async function probeUserns(engine: Engine, opts: ProbeOptions): Promise<UsernsFacts> {
+  const r = await runProbe(
+    engine,
+    probeName(),
+    {
+      Image: opts.image,
+      User: '0',
+      Entrypoint: ['sh', '-c', 'unshare -U true 2>&1 || { echo "userns: unshare -U failed"; exit 3; }; test -c /dev/net/tun || { echo "no /dev/net/tun"; exit 4; }; echo ok'],
+      Labels: { ...opts.labels, [Labels.role]: 'probe' },
+      HostConfig: {
+        NetworkMode: 'none',
+        SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+        MaskedPaths: [],
+        ReadonlyPaths: [],
+        Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
+      },
+    },
+    opts.signal,
+  );
+  if (r.startError) return { ok: false, reason: `the probe could not start: ${r.startError.engineMessage ?? r.startError.message}` };
+  if (r.exitCode === 0) return { ok: true, reason: 'user namespaces work in an unprivileged container with seccomp=unconfined, and /dev/net/tun exists' };
+  return { ok: false, reason: r.output.trim() || `probe exit ${r.exitCode}` };
+}

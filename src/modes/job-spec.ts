@@ -1,0 +1,74 @@
+/**
+ * The parts of a plan every mode shares: names, labels, the job container's body, image defaults.
+ */
+import { Labels } from '../util/labels.js';
+import { usageError } from '../util/errors.js';
+import { runLabels } from './reaper.js';
+import type { ConcreteModeName, ContainerBody, ModeContext, RunOptions } from './types.js';
+
+/** Official images by default; `--images local` uses the ones `nestling images build` makes. */
+export function defaultImages(images: 'official' | 'local', dockerVersion: string): { cli: string; dind: string; rootless: string } {
+  if (images === 'local') return { cli: 'nestling/cli:local', dind: 'nestling/dind:local', rootless: 'nestling/dind-rootless:local' };
+  return { cli: `docker:${dockerVersion}-cli`, dind: `docker:${dockerVersion}-dind`, rootless: `docker:${dockerVersion}-dind-rootless` };
+}
+
+/** Object names of a run: short, unique, and recognisable in `docker ps`. */
+export function runName(runId: string, what: string): string {
+  return `nestling-${runId}-${what}`;
+}
+
+/** KEY=VALUE checks for --env (a bare KEY is refused: we do not read nestling's own environment for the job). */
+export function parseEnvList(env: readonly string[]): string[] {
+  for (const e of env) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) {
+      throw usageError('E_RUN_ENV', `--env ${e}: expected KEY=VALUE`, { hint: 'e.g. --env FOO=bar' });
+    }
+  }
+  return [...env];
+}
+
+export function labelsFor(opts: RunOptions, ctx: ModeContext, runId: string, role: Parameters<typeof runLabels>[1], mode: ConcreteModeName): Record<string, string> {
+  const l: Record<string, string> = { ...runLabels(runId, role, ctx.pidLabel), [Labels.mode]: mode };
+  if (opts.name) l[Labels.name] = opts.name;
+  return l;
+}
+
+export interface JobBodyInput {
+  opts: RunOptions;
+  ctx: ModeContext;
+  runId: string;
+  mode: ConcreteModeName;
+  image: string;
+  jobEnv: Record<string, string>;
+  binds: string[];
+  extraHostConfig?: Record<string, unknown> | undefined;
+  network?: string | undefined;
+}
+
+/** The job container: CMD with the engine's variables set, the workspace at the same path, TTY/stdin as asked. */
+export function jobBody(i: JobBodyInput): ContainerBody {
+  const { opts } = i;
+  const env = [...Object.entries(i.jobEnv).map(([k, v]) => `${k}=${v}`), ...parseEnvList(opts.env)];
+  const binds = [...i.binds];
+  if (opts.workspace) binds.push(`${opts.workspace}:${opts.workspace}`);
+  const body: ContainerBody = {
+    Image: i.image,
+    Cmd: opts.cmd.length ? [...opts.cmd] : undefined,
+    Env: env,
+    Labels: labelsFor(opts, i.ctx, i.runId, 'job', i.mode),
+    Tty: opts.tty,
+    OpenStdin: opts.interactive,
+    StdinOnce: opts.interactive,
+    AttachStdin: opts.interactive,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: { Binds: binds, ...(i.extraHostConfig ?? {}) },
+  };
+  if (opts.user) body.User = opts.user;
+  if (opts.workspace) body.WorkingDir = opts.workspace;
+  if (i.network) {
+    body.HostConfig.NetworkMode = i.network;
+    body.NetworkingConfig = { EndpointsConfig: { [i.network]: {} } };
+  }
+  return body;
+}

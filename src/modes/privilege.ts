@@ -1,0 +1,61 @@
+/**
+ * `--privileged`, and its explicit equivalent for hosts that cannot grant it.
+ *
+ * On some hosts the engine's bounding set lacks a capability (here CAP_SYS_RESOURCE), so runc fails every
+ * `--privileged` container with "unable to apply caps: operation not permitted". What a nested dockerd actually
+ * needs from `--privileged` is, explicitly:
+ *   - every capability the engine can grant (CapAdd: the bounding set, intersected with what this engine knows);
+ *   - no seccomp filter, no AppArmor profile (seccomp=unconfined, apparmor=unconfined, label=disable);
+ *   - unmasked /proc and /sys (systempaths=unconfined);
+ *   - access to every device in the devices cgroup (DeviceCgroupRules "a *:* rwm");
+ *   - writable cgroups: the container remounts its own (namespaced) cgroup mounts read-write at start, which
+ *     CAP_SYS_ADMIN without seccomp allows (see dind-script.ts), exactly what --privileged mounts.
+ * Nothing more is granted than --privileged grants; less (the missing capability) is.
+ */
+
+/** Capability names in kernel bit order (include/uapi/linux/capability.h). */
+export const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/**
+ * The capabilities an engine of this version accepts in CapAdd: Docker 20.10 refuses CAP_PERFMON, CAP_BPF and
+ * CAP_CHECKPOINT_RESTORE ("invalid CapAdd: unknown capability"), which 23.0 accepts.
+ */
+export function knownCapabilities(serverVersion: string): Capability[] {
+  const major = Number(/^(\d+)/.exec(serverVersion)?.[1] ?? '0');
+  const last = major >= 23 ? CAPABILITIES.length : CAPABILITIES.indexOf('AUDIT_READ') + 1;
+  return CAPABILITIES.slice(0, last);
+}
+
+/** Decodes a CapBnd/CapEff hex mask (from /proc/<pid>/status) into capability names. */
+export function decodeCapMask(hex: string): Capability[] {
+  const mask = BigInt(`0x${hex.trim()}`);
+  return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+}
+
+/** The capabilities missing from a bounding set, for the message that says what was not granted. */
+export function missingCapabilities(bounding: readonly string[], known: readonly Capability[]): Capability[] {
+  return known.filter((c) => !bounding.includes(c));
+}
+
+/** HostConfig fields equivalent to --privileged, minus capabilities the engine cannot grant. */
+export function privilegedEquivalentHostConfig(caps: readonly string[]): Record<string, unknown> {
+  return {
+    CapAdd: [...caps],
+    SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'label=disable'],
+    MaskedPaths: [],
+    ReadonlyPaths: [],
+    DeviceCgroupRules: ['a *:* rwm'],
+  };
+}
+
+export function isCapsFailure(message: string | undefined): boolean {
+  return /unable to apply caps|apply caps/i.test(message ?? '');
+}
