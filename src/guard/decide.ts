@@ -1,12 +1,163 @@
 /**
- * decide(view, ctx): the guard's whole policy, as a pure function of the request and ownership facts.
- * The target is re-canonicalised from view.rawTarget (match.ts), so the decision never depends on how the server
- * pre-parsed it; the forwarded target is always the canonical one.
+ * decide(view, ctx): the guard's whole policy as a function of the request and ownership facts (no sockets).
+ *
+ * 1. The target is re-canonicalised from view.rawTarget (match.ts) the way Go + gorilla/mux read it; what moby would
+ *    redirect or reject is refused. The forwarded target is always the canonical re-serialisation.
+ * 2. Form-encoded bodies are refused (Go merges them into r.Form, ahead of the query).
+ * 3. The route's handler (ROUTE_POLICY, one entry per route id, fail closed) checks and rewrites; JSON bodies are
+ *    read as Go reads them (go-json.ts) and forwarded in canonical form.
+ * decide() rejects only when the ownership oracle rejects (the server answers 502 then) or the signal aborts.
  */
-import { Labels } from '../util/labels.js';
-import { canonicalizeTarget, isDenial, matchRoute, serializeTarget } from './match.js';
-import type { Decide, Decision } from './types.js';
-import { denialMessage } from './types.js';
+import { GoJsonError, parseJson } from './go-json.js';
+import { canonicalizeTarget, isDenial, matchRoute, serializeTarget, type Denial } from './match.js';
+import { denied, requireOwned } from './ownership.js';
+import { containerCreate, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
+import { execCreate, ownedExecRoute } from './rules/exec.js';
+import { build, imageCommit, imageCreate, imageDelete, imagePush, imageTag } from './rules/image.js';
+import { networkConnect, networkCreate, ownedNetworkRoute } from './rules/network.js';
+import type { HandlerResult, RouteHandler, RuleRequest } from './rules/request.js';
+import { events, ownerFiltered } from './rules/system.js';
+import { ownedVolumeRoute, volumeCreate } from './rules/volume.js';
+import type { Decide, Decision, RouteDef } from './types.js';
+
+const allow: RouteHandler = () => undefined;
+const refuse =
+  (rule: string): RouteHandler =>
+  (req) =>
+    denied(rule, 'route', req.route.id, req.route);
+const validJson: RouteHandler = (req) => {
+  const b = req.view.body;
+  if (!b || b.length === 0) return denied('invalid-body', 'body', 'empty', req.route, 400);
+  try {
+    parseJson(b);
+  } catch (e) {
+    if (e instanceof GoJsonError) return denied('invalid-body', 'body', e.message, req.route, 400);
+    throw e;
+  }
+  return undefined;
+};
+const systemDf: RouteHandler = () => ({ responseFilter: 'system-df' });
+const ownedContainerJson: RouteHandler = async (req) => (await ownedContainerRoute(req)) ?? validJson(req);
+
+/** Every route id has an explicit entry: a route without one is refused (fail closed). */
+export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
+  // container
+  'container-archive-head': ownedContainerRoute,
+  'container-list': ownerFiltered,
+  'container-export': ownedContainerRoute,
+  'container-changes': ownedContainerRoute,
+  'container-inspect': ownedContainerRoute,
+  'container-top': ownedContainerRoute,
+  'container-logs': ownedContainerRoute,
+  'container-stats': ownedContainerRoute,
+  'container-attach-ws': ownedContainerRoute,
+  'container-archive-get': ownedContainerRoute,
+  'container-create': containerCreate,
+  'container-kill': ownedContainerRoute,
+  'container-pause': ownedContainerRoute,
+  'container-unpause': ownedContainerRoute,
+  'container-restart': ownedContainerRoute,
+  'container-start': ownedContainerRoute,
+  'container-stop': ownedContainerRoute,
+  'container-wait': ownedContainerRoute,
+  'container-resize': ownedContainerRoute,
+  'container-attach': ownedContainerRoute,
+  'container-copy': ownedContainerJson,
+  'container-rename': ownedContainerRoute,
+  'container-update': containerUpdate,
+  'container-prune': ownerFiltered,
+  'container-commit': imageCommit,
+  'container-archive-put': ownedContainerRoute,
+  'container-delete': ownedContainerRoute,
+  // exec
+  'exec-create': execCreate,
+  'exec-start': ownedExecRoute,
+  'exec-resize': ownedExecRoute,
+  'exec-inspect': ownedExecRoute,
+  // checkpoint
+  'checkpoint-list': refuse('no-checkpoint'),
+  'checkpoint-create': refuse('no-checkpoint'),
+  'checkpoint-delete': refuse('no-checkpoint'),
+  // image
+  'image-list': allow,
+  'image-search': allow,
+  'image-get-all': allow,
+  'image-get': allow,
+  'image-history': allow,
+  'image-inspect': allow,
+  'image-attestations': allow,
+  'image-load': refuse('image-load'),
+  'image-create': imageCreate,
+  'image-push': imagePush,
+  'image-tag': imageTag,
+  'image-prune': ownerFiltered,
+  'image-delete': imageDelete,
+  // system
+  'system-ping': allow,
+  'system-ping-head': allow,
+  'system-events': events,
+  'system-info': allow,
+  'system-version': allow,
+  'system-df': systemDf,
+  'system-auth': validJson,
+  // volume
+  'volume-list': ownerFiltered,
+  'volume-inspect': ownedVolumeRoute,
+  'volume-create': volumeCreate,
+  'volume-prune': ownerFiltered,
+  'volume-update': ownedVolumeRoute,
+  'volume-delete': ownedVolumeRoute,
+  // build
+  build,
+  'build-prune': refuse('system-wide'),
+  'build-cancel': allow,
+  // session / grpc / distribution
+  session: allow,
+  grpc: refuse('no-grpc'),
+  'distribution-inspect': allow,
+  // network
+  'network-list': ownerFiltered,
+  'network-list-slash': ownerFiltered,
+  'network-inspect': ownedNetworkRoute,
+  'network-create': networkCreate,
+  'network-connect': networkConnect,
+  'network-disconnect': networkConnect,
+  'network-prune': ownerFiltered,
+  'network-delete': ownedNetworkRoute,
+  // plugin, swarm, debug: refused
+  ...Object.fromEntries(
+    [
+      'plugin-list', 'plugin-inspect', 'plugin-privileges', 'plugin-delete', 'plugin-enable', 'plugin-disable', 'plugin-pull',
+      'plugin-push', 'plugin-upgrade', 'plugin-set', 'plugin-create',
+    ].map((id) => [id, refuse('no-plugin')]),
+  ),
+  ...Object.fromEntries(
+    [
+      'swarm-init', 'swarm-join', 'swarm-leave', 'swarm-inspect', 'swarm-unlockkey', 'swarm-update', 'swarm-unlock',
+      'service-list', 'service-inspect', 'service-create', 'service-update', 'service-delete', 'service-logs',
+      'node-list', 'node-inspect', 'node-delete', 'node-update', 'task-list', 'task-inspect', 'task-logs',
+      'secret-list', 'secret-create', 'secret-delete', 'secret-inspect', 'secret-update',
+      'config-list', 'config-create', 'config-delete', 'config-inspect', 'config-update',
+    ].map((id) => [id, refuse('no-swarm')]),
+  ),
+  ...Object.fromEntries(
+    ['debug-vars', 'debug-pprof-index', 'debug-pprof-cmdline', 'debug-pprof-profile', 'debug-pprof-symbol', 'debug-pprof-trace', 'debug-pprof-named'].map(
+      (id) => [id, refuse('no-debug')],
+    ),
+  ),
+};
+
+function header(v: string | string[] | undefined): string {
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+/** Go's ParseForm reads application/x-www-form-urlencoded bodies into r.Form (ahead of the query); FormValue may
+ *  parse multipart too. Such a body could carry parameters the guard never saw in the target. */
+function checkContentType(view: { headers: Record<string, string | string[] | undefined> }, route: RouteDef): Denial | undefined {
+  const ct = header(view.headers['content-type']).split(';')[0]?.trim().toLowerCase() ?? '';
+  if (ct === 'application/x-www-form-urlencoded' || ct.startsWith('multipart/')) return denied('bad-content-type', 'Content-Type', ct, route, 400);
+  return undefined;
+}
 
 export const decide: Decide = async (view, ctx) => {
   const t = canonicalizeTarget(view.rawTarget);
@@ -14,25 +165,22 @@ export const decide: Decide = async (view, ctx) => {
   const m = matchRoute(view.method, t.path);
   if (isDenial(m)) return m;
   const route = m.route;
-  if (route.area === 'plugin' || route.area === 'swarm' || route.area === 'debug') {
-    return { action: 'deny', route, status: 403, rule: `no-${route.area}`, message: denialMessage(`no-${route.area}`, 'route', route.id) };
-  }
-  const target = serializeTarget(t.path, t.apiVersion, t.query);
-  if (route.id === 'container-create' && view.body) {
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(view.body.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return { action: 'deny', route, status: 400, rule: 'invalid-body', message: 'nestling guard: denied by rule invalid-body: invalid JSON' };
-    }
-    const hc = (body.HostConfig ?? {}) as Record<string, unknown>;
-    if (hc.Privileged === true) {
-      return { action: 'deny', route, status: 403, rule: 'no-privileged', message: denialMessage('no-privileged', 'HostConfig.Privileged', true) };
-    }
-    body.Labels = { ...((body.Labels ?? {}) as Record<string, string>), [Labels.owner]: ctx.owner };
-    const d: Decision = { action: 'forward', route, rewrite: { target, body: Buffer.from(JSON.stringify(body)) } };
-    return d;
-  }
-  await Promise.resolve();
-  return { action: 'forward', route, rewrite: { target }, ...(route.kind === 'hijack' || route.kind === 'h2c' ? { tunnel: route.kind } : {}) };
+  const ct = checkContentType(view, route);
+  if (ct) return ct;
+  const handler = ROUTE_POLICY[route.id];
+  if (!handler) return denied('unknown-route', 'route', route.id, route);
+  const req: RuleRequest = { route, params: { ...m.params }, path: t.path, apiVersion: t.apiVersion, query: t.query, view, ctx, notes: [] };
+  const r: HandlerResult = await handler(req);
+  if (isDenial(r)) return r;
+  const d: Decision = {
+    action: 'forward',
+    route,
+    rewrite: { target: serializeTarget(req.path, req.apiVersion, req.query), ...(r?.body ? { body: r.body } : {}) },
+    ...(r?.responseFilter ? { responseFilter: r.responseFilter } : {}),
+    ...(route.kind === 'hijack' || route.kind === 'h2c' ? { tunnel: route.kind } : {}),
+    ...(req.notes.length ? { notes: req.notes } : {}),
+  };
+  return d;
 };
+
+export { requireOwned, setParam };

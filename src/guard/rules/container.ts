@@ -1,0 +1,184 @@
+/**
+ * Container routes: create (every HostConfig rule, owner label, forced defaults, quotas, per-job network), update
+ * (no escalation), commit (owner label, no tag over another owner's tag), and every by-name route (owned only,
+ * rewritten to the full id).
+ */
+import { asObject, asString, GoJsonError, newObject, readGoBody, serializeGoBuffer, type BodyRoot, type GoObject } from '../go-json.js';
+import { applyOwnerLabel, denied, requireOwned } from '../ownership.js';
+import { isDenial, type Denial } from '../match.js';
+import type { RouteDef } from '../types.js';
+import { checkDevices } from './devices.js';
+import { checkMounts } from './mounts.js';
+import { checkNamespaces } from './namespaces.js';
+import { checkHostPorts } from './ports.js';
+import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
+import { applyQuotas } from './quotas.js';
+import type { HandlerResult, RuleRequest } from './request.js';
+import { applyCgroupParent, checkLogDriver, checkRuntime, checkSysctls } from './runtime.js';
+
+/** Reads the body of a JSON route as the daemon would; a denial when it cannot. `allowEmpty` = {} for no body. */
+export function readBody(req: RuleRequest, root: BodyRoot, allowEmpty = false): GoObject | Denial {
+  const b = req.view.body;
+  if (!b || b.length === 0 || /^\s*$/.test(b.toString('latin1'))) {
+    if (allowEmpty) return newObject();
+    return denied('invalid-body', 'body', 'empty', req.route, 400);
+  }
+  try {
+    return readGoBody(b, root);
+  } catch (e) {
+    if (e instanceof GoJsonError) return denied('invalid-body', e.field || 'body', e.message, req.route, 400);
+    throw e;
+  }
+}
+
+/** A forced user (policy defaults.user): set when unset, refused when different. */
+export function applyForcedUser(obj: GoObject, forced: string | undefined, field: string, route: RouteDef): Denial | undefined {
+  if (!forced) return undefined;
+  const u = asString(obj.User);
+  if (u !== '' && u !== forced) return denied('forced-user', field, u, route);
+  obj.User = forced;
+  return undefined;
+}
+
+const SPECIAL_NETWORKS = new Set(['', 'default', 'bridge', 'none']);
+
+/** User-defined networks named by NetworkMode or NetworkingConfig must be owned; the default may be rewritten. */
+async function checkNetworks(body: GoObject, hc: GoObject, req: RuleRequest): Promise<Denial | undefined> {
+  const { ctx, route } = req;
+  let mode = asString(hc.NetworkMode);
+  if ((mode === '' || mode === 'default') && ctx.jobNetwork) {
+    hc.NetworkMode = ctx.jobNetwork;
+    req.notes.push(`NetworkMode ${mode || '(default)'} -> ${ctx.jobNetwork}`);
+    mode = ctx.jobNetwork;
+  }
+  const nc = asObject(body.NetworkingConfig);
+  const eps = asObject(nc?.EndpointsConfig);
+  const names = new Set<string>();
+  if (!SPECIAL_NETWORKS.has(mode) && mode !== 'host' && !mode.startsWith('container:')) names.add(mode);
+  for (const k of Object.keys(eps ?? {})) if (!SPECIAL_NETWORKS.has(k)) names.add(k);
+  for (const n of names) {
+    if (n === ctx.jobNetwork) continue;
+    const ref = await requireOwned(ctx, 'network', n, route);
+    if (isDenial(ref)) return ref;
+  }
+  return undefined;
+}
+
+/** Every HostConfig rule shared by create (and, for the resource subset, update). */
+export async function checkHostConfig(hc: GoObject, req: RuleRequest): Promise<Denial | undefined> {
+  const { ctx, route } = req;
+  const p = ctx.policy;
+  return (
+    checkPrivileged(hc, route) ??
+    checkCaps(hc, p.allowCaps, route) ??
+    checkSecurityOpts(
+      (Array.isArray(hc.SecurityOpt) ? hc.SecurityOpt : []).map((x) => asString(x)),
+      'HostConfig.SecurityOpt',
+      route,
+    ) ??
+    checkMaskedPaths(hc, route) ??
+    checkDevices(hc, route) ??
+    checkRuntime(hc, p, route) ??
+    applyCgroupParent(hc, p, route) ??
+    checkSysctls(hc, route) ??
+    checkOomScoreAdj(hc, route) ??
+    checkLogDriver(hc, route) ??
+    checkHostPorts(hc, p, route) ??
+    applyQuotas(hc, p, route, 'create') ??
+    (await checkNamespaces(hc, ctx, route, req.notes)) ??
+    (await checkMounts(hc, ctx, route, req.notes))
+  );
+}
+
+export async function containerCreate(req: RuleRequest): Promise<HandlerResult> {
+  const { ctx, route } = req;
+  const body = readBody(req, 'container-create');
+  if (isDenial(body)) return body;
+  const name = req.query.get('name') ?? '';
+  if (req.query.getAll('name').length > 1) return denied('bad-query', 'name', req.query.getAll('name').join(','), route, 400);
+  if (name !== '') {
+    const existing = await ctx.oracle.lookup('container', name.replace(/^\//, ''), ctx.signal);
+    if (existing && !existing.owned) return denied('name-conflict', 'name', name, route, 409);
+  }
+  // Always send an inner HostConfig: 20.10 daemons otherwise read deprecated top-level HostConfig fields.
+  const hc = asObject(body.HostConfig) ?? newObject();
+  body.HostConfig = hc;
+  const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
+  if (isDenial(labels)) return labels;
+  body.Labels = labels;
+  const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
+  if (u) return u;
+  const d = (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req));
+  if (d) return d;
+  return { body: serializeGoBuffer(body) };
+}
+
+/** Update: the resource subset of HostConfig plus RestartPolicy. Nothing here may escalate. */
+export async function containerUpdate(req: RuleRequest): Promise<HandlerResult> {
+  const { ctx, route } = req;
+  const ref = await requireOwned(ctx, 'container', req.params.name ?? '', route);
+  if (isDenial(ref)) return ref;
+  const body = readBody(req, 'container-update');
+  if (isDenial(body)) return body;
+  const d =
+    checkDevices(body, route, '') ??
+    (asString(body.CgroupParent) !== '' ? denied('cgroup-parent', 'CgroupParent', body.CgroupParent, route) : undefined) ??
+    applyQuotas(body, ctx.policy, route, 'update', '');
+  if (d) return d;
+  setParam(req, 'name', ref.id);
+  return { body: serializeGoBuffer(body) };
+}
+
+/** Commit: the container must be owned; the image gets the owner label; the new tag must not move another's tag. */
+export async function containerCommit(req: RuleRequest, checkRef: (ref: string) => Promise<Denial | undefined>): Promise<HandlerResult> {
+  const { ctx, route, query } = req;
+  const container = query.get('container') ?? '';
+  const ref = await requireOwned(ctx, 'container', container, route);
+  if (isDenial(ref)) return ref;
+  query.set('container', ref.id);
+  for (const ch of query.getAll('changes')) {
+    if (ch.toLowerCase().includes('io.nestling.')) return denied('reserved-label', 'changes', ch, route);
+  }
+  const repo = query.get('repo') ?? '';
+  if (repo !== '') {
+    const d = await checkRef(`${repo}:${query.get('tag') || 'latest'}`);
+    if (d) return d;
+  }
+  const body = readBody(req, 'container-commit', true);
+  if (isDenial(body)) return body;
+  const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
+  if (isDenial(labels)) return labels;
+  body.Labels = labels;
+  return { body: serializeGoBuffer(body) };
+}
+
+/** The path variable is replaced by the checked full id (decide() re-serialises the path from req.path). */
+export function setParam(req: RuleRequest, name: string, value: string): void {
+  const template = req.route.path;
+  let path = '';
+  let i = 0;
+  while (i < template.length) {
+    const open = template.indexOf('{', i);
+    if (open < 0) {
+      path += template.slice(i);
+      break;
+    }
+    path += template.slice(i, open);
+    const close = template.indexOf('}', open);
+    const inner = template.slice(open + 1, close);
+    const n = inner.includes(':') ? inner.slice(0, inner.indexOf(':')) : inner;
+    path += n === name ? value : (req.params[n] ?? '');
+    i = close + 1;
+  }
+  req.params[name] = value;
+  req.path = path;
+}
+
+/** Any route addressing one container by {name}: owned, else "No such container". */
+export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResult> {
+  const ref = await requireOwned(req.ctx, 'container', req.params.name ?? '', req.route);
+  if (isDenial(ref)) return ref;
+  setParam(req, 'name', ref.id);
+  return undefined;
+}
+
