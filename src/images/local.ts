@@ -32,6 +32,8 @@ export interface BuildOptions {
   force?: boolean | undefined;
   /** Where rootfs tarballs are cached (dind images). */
   cacheDir?: string | undefined;
+  /** NESTLING_CACHE_DIR, NESTLING_DEBIAN_MIRROR, NESTLING_DEBIAN_SECURITY_MIRROR (dind images; see dind.ts). */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 export const BUSYBOX_PATHS = ['/bin/busybox', '/usr/bin/busybox'];

@@ -26,6 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
         const result = await b.build(engine, {
           force: opts.force,
           signal: ctx.signal,
+          env: ctx.env,
           progress: (p) => {
             if (!opts.json) ctx.err(`  ${p.task}: ${p.message}${p.total ? ` (${p.current ?? 0}/${p.total})` : ''}`);
           },
