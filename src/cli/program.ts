@@ -16,6 +16,7 @@ const COMMANDS: (() => Promise<{ register: Register }>)[] = [
   () => import('./commands/k8s.js'),
   () => import('./commands/ci.js'),
   () => import('./commands/doctor.js'),
+  () => import('./commands/audit.js'),
   () => import('./commands/guard.js'),
   () => import('./commands/reap.js'),
   () => import('./commands/run.js'),
