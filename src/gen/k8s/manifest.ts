@@ -3,7 +3,7 @@
  * native sidecar, or the node's engine), and the guard in front of it when asked. Why each field is there is said
  * next to it, and summarised in the `notes` (rendered as comments at the top of the YAML, and in docs/kubernetes.md).
  */
-import { Labels, LABEL_PREFIX } from '../../util/labels.js';
+import { Labels } from '../../util/labels.js';
 import { hasAppArmorField, PodPaths as P, TLS_PORT } from '../defaults.js';
 import type { K8sSpec, ResourceSpec } from './options.js';
 import type { ConfigMap, Container, EnvVar, Job, K8sObject, Pod, PodSpec, Probe, ResourceRequirements, Volume, VolumeMount } from './types.js';
@@ -31,7 +31,7 @@ function labelsFor(spec: K8sSpec): Record<string, string> {
     'app.kubernetes.io/component': 'ci-job',
     'app.kubernetes.io/managed-by': 'nestling',
     [Labels.managed]: 'true',
-    [`${LABEL_PREFIX}mode`]: spec.mode,
+    [Labels.mode]: spec.mode,
   };
 }
 
