@@ -221,22 +221,29 @@ export async function deploy(engine: Engine, plan: Plan, deps: DeployDeps): Prom
   const t0 = now();
   const dep: Deployment = { plan, ids: new Map(), timings: {} };
   const { progress, signal } = deps;
-  for (const n of plan.networks) {
-    dep.ids.set(`network:${n.name}`, await createNetwork(engine, n.name, n.labels, n.options, signal));
-  }
-  for (const v of plan.volumes) await createVolume(engine, v.name, v.labels, signal);
-  if (plan.networks.length || plan.volumes.length) progress({ task: 'setup', message: `created ${plan.networks.length} network(s), ${plan.volumes.length} volume(s)` });
+  // certificates are issued while the network, volumes and containers are created
+  let certsP: Promise<DindCerts> | undefined;
   if (plan.tls) {
     if (!deps.issueCerts) throw new Error('the plan asks for TLS but no certificate issuer was given');
+    const tls = plan.tls;
     const tc = now();
-    dep.certs = await deps.issueCerts(plan.tls);
-    dep.timings.certsMs = now() - tc;
-    progress({ task: 'tls', message: `issued CA, server and client certificates (${plan.tls.algorithm}, ${plan.tls.validityDays} days, SANs ${plan.tls.sans.join(', ')}) in ${dep.timings.certsMs} ms` });
+    certsP = deps.issueCerts(tls).then((c) => {
+      dep.timings.certsMs = now() - tc;
+      progress({ task: 'tls', message: `issued CA, server and client certificates (${tls.algorithm}, ${tls.validityDays} days, SANs ${tls.sans.join(', ')}) in ${dep.timings.certsMs} ms` });
+      return c;
+    });
+    certsP.catch(() => {}); // awaited below; never an unhandled rejection in between
   }
+  await Promise.all([
+    ...plan.networks.map(async (n) => dep.ids.set(`network:${n.name}`, await createNetwork(engine, n.name, n.labels, n.options, signal))),
+    ...plan.volumes.map((v) => createVolume(engine, v.name, v.labels, signal)),
+  ]);
+  if (plan.networks.length || plan.volumes.length) progress({ task: 'setup', message: `created ${plan.networks.length} network(s), ${plan.volumes.length} volume(s)` });
   for (const c of plan.containers) {
     if (c.role === 'job') continue;
     const id = plan.cache && c.role === 'daemon' ? await createLocked(engine, c, plan, deps) : await createContainer(engine, c.name, c.body, signal);
     dep.ids.set(c.role, id);
+    if (certsP && c.files?.length) dep.certs ??= await certsP;
     if (c.files?.length) await putFiles(engine, id, filesToTar(c.files, dep.certs), signal);
     await startContainer(engine, id, signal);
     progress({ task: c.role, message: `started ${c.name} (${c.body.Image})` });
@@ -249,6 +256,7 @@ export async function deploy(engine: Engine, plan: Plan, deps: DeployDeps): Prom
       progress({ task: 'daemon', message: `inner dockerd answers /_ping over TLS after ${dep.daemon.readyMs} ms` });
     }
   }
+  if (certsP) dep.certs ??= await certsP;
   if (plan.preload.length) {
     if (!dep.daemon) throw new Error('--preload needs an inner daemon');
     const tp = now();

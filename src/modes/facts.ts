@@ -3,8 +3,9 @@
  * from short probe containers (can it grant --privileged? user namespaces and /dev/net/tun for rootless?).
  * Facts are plain data, so `nestling doctor` and `--explain` can show them and unit tests can fake them.
  */
-import { statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/client.js';
 import { Labels } from '../util/labels.js';
 import { runProbe } from './engine-ops.js';
@@ -27,6 +28,8 @@ export interface UsernsFacts {
 
 export interface HostFacts {
   engineUrl: string;
+  /** the engine's `docker info` ID: probe results are cached per engine */
+  engineId: string;
   /** a unix socket on this machine: bind mounts of nestling's own files work */
   engineLocal: boolean;
   socketPath?: string | undefined;
@@ -83,6 +86,7 @@ export async function gatherFacts(engine: Engine, signal?: AbortSignal): Promise
   const securityOptions = info.SecurityOptions ?? [];
   return {
     engineUrl: ep.url,
+    engineId: info.ID ?? '',
     engineLocal: ep.kind === 'unix' && socketGid !== undefined,
     socketPath: ep.socketPath,
     socketGid,
@@ -170,4 +174,46 @@ export async function probeUserns(engine: Engine, opts: ProbeOptions): Promise<U
   if (r.startError) return { ok: false, reason: `the probe could not start: ${r.startError.engineMessage ?? r.startError.message}` };
   if (r.exitCode === 0) return { ok: true, reason: 'user namespaces work in an unprivileged container with seccomp=unconfined, and /dev/net/tun exists' };
   return { ok: false, reason: r.output.trim() || `probe exit ${r.exitCode}` };
+}
+
+/**
+ * Probe results cached per engine (its ID, version and kernel) for a day, in a directory nestling owns, so a run
+ * does not pay two probe containers every time. A daemon restarted with other privileges gets a new cache entry
+ * only when one of those changes: `nestling doctor` probes afresh.
+ */
+export interface ProbeCache {
+  get(facts: HostFacts, what: 'privilege' | 'userns'): PrivilegeFacts | UsernsFacts | undefined;
+  set(facts: HostFacts, what: 'privilege' | 'userns', value: PrivilegeFacts | UsernsFacts): void;
+}
+
+const PROBE_TTL_MS = 24 * 3600_000;
+
+function probeKey(facts: HostFacts, what: string): string {
+  return createHash('sha256').update(`${facts.engineId}\0${facts.serverVersion}\0${facts.kernelVersion}\0${what}`).digest('hex').slice(0, 24);
+}
+
+export function fileProbeCache(dir: string, now: () => number = Date.now): ProbeCache {
+  return {
+    get(facts, what) {
+      if (!facts.engineId) return undefined;
+      try {
+        const j = JSON.parse(readFileSync(join(dir, `probe-${probeKey(facts, what)}.json`), 'utf8')) as { at: number; value: PrivilegeFacts | UsernsFacts };
+        return now() - j.at < PROBE_TTL_MS ? j.value : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    set(facts, what, value) {
+      if (!facts.engineId) return;
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const file = join(dir, `probe-${probeKey(facts, what)}.json`);
+        const tmp = `${file}.${randomBytes(4).toString('hex')}`;
+        writeFileSync(tmp, JSON.stringify({ at: now(), value }), { mode: 0o600 });
+        renameSync(tmp, file);
+      } catch {
+        /* a cache that cannot be written is only slower */
+      }
+    },
+  };
 }

@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Engine } from '../engine/client.js';
+import { EngineError } from '../util/errors.js';
 import { Labels } from '../util/labels.js';
 import { listContainers, listNetworks, listVolumes, removeContainer, removeNetwork, removeVolume } from './engine-ops.js';
 import type { Role } from './types.js';
@@ -59,15 +60,17 @@ export interface ReapRunReport {
   containers: string[];
   networks: string[];
   volumes: string[];
+  /** images the job built or tagged through the guard (owner label) */
+  images: string[];
   errors: string[];
 }
 
 /**
  * Removes everything of one run: its containers (forced, with anonymous volumes) and whatever its owner created
- * through the guard, then networks, then volumes except named caches.
+ * through the guard, then networks, then volumes except named caches, then the owner's images.
  */
 export async function reapRun(engine: Engine, runId: string, owner?: string): Promise<ReapRunReport> {
-  const report: ReapRunReport = { runId, containers: [], networks: [], volumes: [], errors: [] };
+  const report: ReapRunReport = { runId, containers: [], networks: [], volumes: [], images: [], errors: [] };
   const selectors = [`${Labels.run}=${runId}`];
   if (owner) selectors.push(`${Labels.owner}=${owner}`);
   const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -106,10 +109,23 @@ export async function reapRun(engine: Engine, runId: string, owner?: string): Pr
       });
     }
   }
+  if (owner) {
+    const imgs = await engine.json<{ Id: string }[]>({ method: 'GET', path: '/images/json', query: { filters: JSON.stringify({ label: [`${Labels.owner}=${owner}`] }) } });
+    for (const i of imgs) {
+      await attempt(`image ${i.Id.slice(7, 19)}`, async () => {
+        try {
+          await engine.call({ method: 'DELETE', path: `/images/${encodeURIComponent(i.Id)}`, query: { force: true } });
+          report.images.push(i.Id);
+        } catch (e) {
+          if (!(e instanceof EngineError && e.statusCode === 404)) throw e;
+        }
+      });
+    }
+  }
   return report;
 }
 
-export interface RunSummary {
+export interface RunListing {
   runId: string;
   pid: string;
   liveness: Liveness;
@@ -120,8 +136,8 @@ export interface RunSummary {
 }
 
 /** Runs known to the engine (from container, network and volume labels), with whether their nestling still lives. */
-export async function listRuns(engine: Engine, hostname: string, procRoot = '/proc'): Promise<RunSummary[]> {
-  const runs = new Map<string, RunSummary>();
+export async function listRuns(engine: Engine, hostname: string, procRoot = '/proc'): Promise<RunListing[]> {
+  const runs = new Map<string, RunListing>();
   const note = (labels: Record<string, string> | null, name: string) => {
     const runId = labels?.[Labels.run];
     if (!runId) return;

@@ -6,7 +6,7 @@
 import type { Engine } from '../engine/client.js';
 import { environmentError } from '../util/errors.js';
 import { imageExists } from './engine-ops.js';
-import { probePrivilege, probeUserns, type HostFacts } from './facts.js';
+import { probePrivilege, probeUserns, type HostFacts, type PrivilegeFacts, type UsernsFacts } from './facts.js';
 import { defaultImages } from './job-spec.js';
 import { runLabels } from './reaper.js';
 import { modeByName } from './registry.js';
@@ -70,12 +70,14 @@ async function probeFor(engine: Engine, name: ConcreteModeName, facts: HostFacts
   if (name === 'dind') {
     const image = opts.daemonImage ?? imgs.dind;
     if (!(await imageExists(engine, image, signal))) return false;
-    facts.privilege ??= await probePrivilege(engine, facts, { image, labels, signal });
+    facts.privilege ??= (ctx.probeCache?.get(facts, 'privilege') as PrivilegeFacts | undefined) ?? (await probePrivilege(engine, facts, { image, labels, signal }));
+    ctx.probeCache?.set(facts, 'privilege', facts.privilege);
   }
   if (name === 'rootless') {
     const image = opts.daemonImage ?? imgs.rootless;
     if (!(await imageExists(engine, image, signal))) return false;
-    facts.userns ??= await probeUserns(engine, { image, labels, signal });
+    facts.userns ??= (ctx.probeCache?.get(facts, 'userns') as UsernsFacts | undefined) ?? (await probeUserns(engine, { image, labels, signal }));
+    ctx.probeCache?.set(facts, 'userns', facts.userns);
   }
   return true;
 }

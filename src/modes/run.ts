@@ -9,7 +9,7 @@ import type { ProgressFn } from '../util/log.js';
 import { deploy, runJob, teardown, type Deployment, type GuardHandle, type JobIO } from './apply.js';
 import type { IssueCerts } from './certs.js';
 import { imageExists } from './engine-ops.js';
-import { gatherFacts, type HostFacts } from './facts.js';
+import { gatherFacts, type HostFacts, type ProbeCache } from './facts.js';
 import { defaultImages } from './job-spec.js';
 import { reapDeadRuns, type ReapRunReport } from './reaper.js';
 import { resolveMode, type ModeChoice } from './resolve.js';
@@ -29,6 +29,10 @@ export interface RunDeps {
   startGuard?: ((plan: Plan, upstream: Engine) => Promise<GuardHandle>) | undefined;
   dockerVersion?: string | undefined;
   cacheWaitMs?: number | undefined;
+  /** remember probe results between runs (the CLI passes a file cache under stateDir) */
+  probeCache?: ProbeCache | undefined;
+  /** started at the beginning of a run, awaited never: loads what later steps need (the TLS library) */
+  warmUp?: (() => Promise<unknown>) | undefined;
 }
 
 export interface RunSummary {
@@ -54,7 +58,7 @@ export async function prepareRun(engine: Engine, opts: RunOptions, deps: RunDeps
   const runId = opts.runId ?? newRunId();
   const dockerVersion = deps.dockerVersion ?? DEFAULT_DOCKER_VERSION;
   const facts = await gatherFacts(engine, deps.signal);
-  const ctx: ModeContext = { engine, facts, pidLabel: deps.pidLabel, stateDir: deps.stateDir, progress: deps.progress, dockerVersion };
+  const ctx: ModeContext = { engine, facts, pidLabel: deps.pidLabel, stateDir: deps.stateDir, progress: deps.progress, dockerVersion, probeCache: deps.probeCache };
   const choice = await resolveMode(engine, { ...opts, runId }, ctx, deps.signal);
   const plan = choice.mode.plan({ ...opts, runId, guard: choice.guard }, ctx);
   return { facts, choice, plan, ctx };
@@ -74,6 +78,7 @@ export async function checkImages(engine: Engine, plan: Plan, images: 'official'
 }
 
 export async function runWithMode(engine: Engine, opts: RunOptions, io: JobIO, deps: RunDeps): Promise<RunSummary> {
+  if (opts.mode !== 'dood' && opts.mode !== 'guarded') deps.warmUp?.().catch(() => {});
   try {
     const reaped = await reapDeadRuns(engine, deps.hostname);
     for (const r of reaped) deps.progress({ task: 'reap', message: `removed what the dead run ${r.runId} left: ${r.containers.length} container(s), ${r.networks.length} network(s), ${r.volumes.length} volume(s)` });
@@ -107,7 +112,7 @@ export async function runWithMode(engine: Engine, opts: RunOptions, io: JobIO, d
     reaped = await teardown(engine, dep ?? { plan });
     deps.progress({
       task: 'teardown',
-      message: `removed ${reaped.containers.length} container(s), ${reaped.networks.length} network(s), ${reaped.volumes.length} volume(s)${reaped.errors.length ? `; errors: ${reaped.errors.join('; ')}` : ''}`,
+      message: `removed ${reaped.containers.length} container(s), ${reaped.networks.length} network(s), ${reaped.volumes.length} volume(s), ${reaped.images.length} image(s)${reaped.errors.length ? `; errors: ${reaped.errors.join('; ')}` : ''}`,
     });
   }
   return {

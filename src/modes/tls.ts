@@ -44,6 +44,11 @@ async function loadX509(): Promise<typeof X509> {
   return import('@peculiar/x509');
 }
 
+/** Loads the certificate library ahead of time (about 0.4 s), while the run does other work. */
+export async function warmUpTls(): Promise<void> {
+  await loadX509();
+}
+
 export async function issueDindCerts(plan: TlsPlan, now: Date = new Date()): Promise<DindCerts> {
   const x509 = await loadX509();
   const crypto = webcrypto;

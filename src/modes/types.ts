@@ -7,7 +7,7 @@
  */
 import type { Engine } from '../engine/client.js';
 import type { ProgressFn } from '../util/log.js';
-import type { HostFacts } from './facts.js';
+import type { HostFacts, ProbeCache } from './facts.js';
 
 export const MODE_NAMES = ['dood', 'guarded', 'dind', 'rootless', 'sysbox', 'auto'] as const;
 export type ModeName = (typeof MODE_NAMES)[number];
@@ -178,6 +178,8 @@ export interface ModeContext {
   progress: ProgressFn;
   /** docker version used for official image tags */
   dockerVersion: string;
+  /** where probe results are remembered between runs */
+  probeCache?: ProbeCache | undefined;
 }
 
 export interface Mode {

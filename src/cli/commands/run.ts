@@ -92,11 +92,15 @@ export async function runDeps(ctx: CliContext, flags: { json?: boolean; quiet?: 
   const { pidLabelFor } = await import('../../modes/reaper.js');
   const { issueDindCerts } = await import('../../modes/tls.js');
   const { startRunGuard } = await import('../../modes/guard-wiring.js');
+  const { fileProbeCache } = await import('../../modes/facts.js');
   const host = hostname();
+  const stateDir = join(tmpdir(), `nestling-${process.getuid?.() ?? 0}`);
   return {
+    probeCache: fileProbeCache(stateDir),
+    warmUp: async () => (await import('../../modes/tls.js')).warmUpTls(),
     hostname: host,
     pidLabel: pidLabel ?? pidLabelFor(host, process.pid),
-    stateDir: join(tmpdir(), `nestling-${process.getuid?.() ?? 0}`),
+    stateDir,
     signal: ctx.signal,
     issueCerts: issueDindCerts,
     startGuard: startRunGuard,
