@@ -36,7 +36,7 @@ export async function checkHostSource(src: string, field: string, ctx: DecideCon
   const resolved = cleanHostPath(await ctx.resolveHostPath(mapped));
   const roots = await allowedRoots(ctx);
   if (!roots.some((r) => isPathWithin(resolved, r)) || !roots.some((r) => isPathWithin(mapped, r))) {
-    return denied('bind-outside-allowlist', field, src === resolved ? src : `${src} (host ${resolved})`, route);
+    return denied('bind-outside-allowlist', field, resolved, route);
   }
   if (resolved !== src) notes.push(`bind ${src} -> ${resolved}`);
   return resolved;

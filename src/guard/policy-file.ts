@@ -1,0 +1,152 @@
+/**
+ * The policy file: YAML 1.2 (duplicate keys are errors), `version: 1`, validated by zod strict objects (unknown keys
+ * are errors), every error naming the line and column. It can only relax the baseline (more bind dirs, extra caps,
+ * runtimes, host port ranges) and set quotas and forced defaults; everything else stays as defaultPolicy().
+ *
+ *   version: 1
+ *   allowBind: [/srv/ci/cache]
+ *   allowCaps: [NET_ADMIN]
+ *   allowRuntimes: [runsc]
+ *   hostPorts: [{ from: 8000, to: 8999 }]
+ *   quotas: { memoryBytes: 2147483648, nanoCpus: 2000000000, pidsLimit: 512 }
+ *   defaults: { user: "1000:1000", cgroupParent: ci.slice }
+ *   maxBodyBytes: 4194304
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isMap, isNode, isScalar, parseDocument, stringify, type Document } from 'yaml';
+import { z } from 'zod';
+import { configError } from '../util/errors.js';
+import { DEFAULT_MAX_BODY_BYTES, defaultPolicy } from './policy.js';
+import type { EffectivePolicy } from './types.js';
+
+const absPath = z
+  .string()
+  .regex(/^\//, 'must be an absolute host path')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+const capName = z.string().regex(/^(?:ALL|(?:CAP_)?[A-Za-z_]+)$/, 'must be a capability name such as NET_ADMIN');
+const port = z.int().min(1).max(65535);
+
+export const PolicyFileSchema = z
+  .strictObject({
+    version: z.literal(1).describe('policy file format version'),
+    allowBind: z.array(absPath).optional().describe('host directories bind sources may be under (after symlink resolution)'),
+    allowCaps: z.array(capName).optional().describe("capabilities allowed in CapAdd beyond Docker's default set"),
+    allowRuntimes: z.array(z.string().min(1).regex(/^[A-Za-z0-9._-]+$/)).optional().describe('runtimes allowed besides runc'),
+    hostPorts: z
+      .array(z.strictObject({ from: port, to: port }).refine((r) => r.from <= r.to, 'from must not be above to'))
+      .optional()
+      .describe('host port ranges a job may publish; without it any port from 1024 up'),
+    quotas: z
+      .strictObject({
+        memoryBytes: z.int().positive().optional().describe('per-container memory limit, bytes'),
+        nanoCpus: z.int().positive().optional().describe('per-container CPU limit, 1e9 = one CPU'),
+        pidsLimit: z.int().positive().optional().describe('per-container pids limit'),
+        containersPerJob: z.int().positive().optional().describe('containers one job may have at once'),
+      })
+      .optional(),
+    defaults: z
+      .strictObject({
+        cgroupParent: z.string().min(1).optional().describe('forced cgroup parent for every container'),
+        user: z.string().min(1).optional().describe('forced user for containers and execs'),
+      })
+      .optional(),
+    maxBodyBytes: z.int().min(1024).max(64 * 1024 * 1024).optional().describe(`largest JSON body, default ${DEFAULT_MAX_BODY_BYTES}`),
+  })
+  .describe('nestling guard policy file (relaxes the deny-by-default baseline)');
+
+export type PolicyFile = z.infer<typeof PolicyFileSchema>;
+
+/** The JSON Schema committed as schema/policy.schema.json (a test fails when it is stale). */
+export function policyJsonSchema(): unknown {
+  return z.toJSONSchema(PolicyFileSchema, { target: 'draft-2020-12' });
+}
+
+function where(source: string, lc: LineCounter, offset: number | undefined): string {
+  if (offset === undefined) return `${source}`;
+  const p = lc.linePos(offset);
+  return `${source}:${p.line}:${p.col}`;
+}
+
+function nodeOffset(doc: Document, path: readonly PropertyKey[]): number | undefined {
+  // the deepest node that exists on the path: the bad value, or the object missing a key
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return undefined;
+}
+
+/** Parses and validates policy text; `source` names the file in errors. Throws a config error (exit 2). */
+export function parsePolicy(text: string, source = 'policy'): EffectivePolicy {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, lineCounter: lc, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    throw configError('E_POLICY_YAML', `${where(source, lc, first.pos[0])}: ${first.message.split('\n')[0] ?? first.message}`, {
+      hint: 'fix the YAML syntax (duplicate keys are errors)',
+    });
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const r = PolicyFileSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue?.path ?? [];
+    const keys = issue?.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+    const at = path.length ? path.join('.') : '(top level)';
+    let offset = nodeOffset(doc, path);
+    if (issue?.code === 'unrecognized_keys') {
+      // point at the unknown key itself
+      const parent = path.length ? doc.getIn(path as unknown[], true) : doc.contents;
+      if (isMap(parent)) {
+        const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === issue.keys[0]);
+        if (pair && isScalar(pair.key) && pair.key.range) offset = pair.key.range[0];
+      }
+    }
+    throw configError('E_POLICY_INVALID', `${where(source, lc, offset)}: ${at}: ${issue?.message ?? 'invalid'}${keys}`, {
+      hint: 'see docs/policy.md for the policy file format',
+      details: { issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    });
+  }
+  return applyPolicyFile(defaultPolicy(), r.data);
+}
+
+/** The baseline relaxed by a validated file. */
+export function applyPolicyFile(base: EffectivePolicy, f: PolicyFile): EffectivePolicy {
+  const uniq = (a: string[]) => [...new Set(a)];
+  return {
+    version: 1,
+    allowBind: uniq([...base.allowBind, ...(f.allowBind ?? []).map((p) => p.replace(/\/+$/, '') || '/')]),
+    allowCaps: uniq([...base.allowCaps, ...(f.allowCaps ?? []).map((c) => c.toUpperCase())]),
+    allowRuntimes: uniq([...base.allowRuntimes, ...(f.allowRuntimes ?? [])]),
+    hostPorts: [...base.hostPorts, ...(f.hostPorts ?? [])],
+    quotas: { ...base.quotas, ...(f.quotas ?? {}) },
+    defaults: { ...base.defaults, ...(f.defaults ?? {}) },
+    maxBodyBytes: f.maxBodyBytes ?? base.maxBodyBytes,
+  };
+}
+
+export async function loadPolicyFile(path: string, signal?: AbortSignal): Promise<EffectivePolicy> {
+  let text: string;
+  try {
+    text = await readFile(path, { encoding: 'utf8', signal });
+  } catch (e) {
+    throw configError('E_POLICY_READ', `cannot read policy file ${path}: ${(e as Error).message}`, { hint: 'check the --policy path', cause: e });
+  }
+  return parsePolicy(text, path);
+}
+
+/** The effective policy as a policy file (for `guard --print-policy`); parsePolicy(printPolicy(p)) equals p. */
+export function printPolicy(p: EffectivePolicy): string {
+  const strip = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const out = {
+    version: 1,
+    allowBind: p.allowBind,
+    allowCaps: p.allowCaps,
+    allowRuntimes: p.allowRuntimes,
+    hostPorts: p.hostPorts,
+    quotas: strip(p.quotas),
+    defaults: strip(p.defaults),
+    maxBodyBytes: p.maxBodyBytes,
+  };
+  return `# nestling guard effective policy (baseline: deny by default; see docs/policy.md)\n${stringify(out, { version: '1.2' })}`;
+}
