@@ -19,7 +19,6 @@ const groovySingle = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "
 export function jenkinsCi(spec: CiSpec): CiOutput {
   const notes: string[] = [];
   let agent: string;
-  let container = '';
   if (spec.agent === 'docker') {
     agent = [
       '  agent {',
@@ -58,7 +57,6 @@ export function jenkinsCi(spec: CiSpec): CiOutput {
       spec: podSpec,
     };
     agent = ['  agent {', '    kubernetes {', "      defaultContainer 'job'", `      yaml ${groovyTripleQuoted(toYaml(pod))}`, '    }', '  }'].join('\n');
-    container = '';
     notes.push(...podNotes);
     if (k8s.mode === 'rootless' || k8s.mode === 'guarded') notes.push(`the pod needs the ConfigMap ${spec.name}-config: create it with \`nestling k8s --mode ${spec.mode} --name ${spec.name}\` (its first document)`);
     else if (k8s.guard) notes.push(`the guard reads its policy from the ConfigMap ${spec.name}-config: create it with \`nestling k8s --mode ${spec.mode} --name ${spec.name}\` (its first document)`);
@@ -77,9 +75,6 @@ export function jenkinsCi(spec: CiSpec): CiOutput {
     '    }',
     '  }',
     '}',
-    container,
-  ]
-    .filter((l, i, a) => !(l === '' && i === a.length - 1))
-    .join('\n');
+  ].join('\n');
   return { text: `${text}\n`, notes };
 }

@@ -46,6 +46,8 @@ function resources(given: ResourceSpec, dflt: ResourceRequirements): ResourceReq
 
 const execProbe = (command: string[]): Probe => ({ exec: { command }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 120 });
 
+const dockerMajor = (v: string) => Number.parseInt(v.split('.')[0] ?? '0', 10);
+
 /** Where the daemon listens and how a client in the pod reaches it. */
 function daemonEndpoint(spec: K8sSpec): { host: string; clientFlags: string[] } {
   if (spec.tls) {
@@ -70,7 +72,9 @@ function dindDaemon(spec: K8sSpec, image: string, notes: string[]): Container {
   const script = [
     'mtu="${NESTLING_MTU:-}"',
     '[ -n "$mtu" ] || read -r mtu < /sys/class/net/eth0/mtu || mtu=1500',
-    `exec dockerd-entrypoint.sh dockerd ${listen.join(' ')} --mtu="$mtu" --default-network-opt=bridge=com.docker.network.driver.mtu="$mtu"`,
+    // --mtu covers the default bridge; user-defined networks (compose, testcontainers) take the default network
+    // option, which dockerd has from 24.0 on.
+    `exec dockerd-entrypoint.sh dockerd ${listen.join(' ')} --mtu="$mtu"${dockerMajor(spec.dockerVersion) >= 24 ? ' --default-network-opt=bridge=com.docker.network.driver.mtu="$mtu"' : ''}`,
   ].join('\n');
   const env: EnvVar[] = [{ name: 'DOCKER_TLS_CERTDIR', value: '' }];
   if (spec.mtu !== undefined) env.push({ name: 'NESTLING_MTU', value: String(spec.mtu) });
@@ -148,8 +152,11 @@ function rootlessDaemon(spec: K8sSpec, image: string, notes: string[]): Containe
 }
 
 function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Container {
-  const args = ['guard', '--upstream', upstream, '--listen', `unix://${P.guardSocket}`, '--owner', '$(NESTLING_OWNER)'];
   const env: EnvVar[] = [{ name: 'NESTLING_OWNER', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }];
+  // A TLS upstream is given the way the docker CLI takes it (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH):
+  // `nestling guard` reads the upstream's TLS material from there when --upstream is not given.
+  const tlsUpstream = spec.tls && spec.mode !== 'guarded';
+  const args = ['guard', ...(tlsUpstream ? [] : ['--upstream', upstream]), '--listen', `unix://${P.guardSocket}`, '--owner', '$(NESTLING_OWNER)'];
   const mounts: VolumeMount[] = [
     { name: 'guard', mountPath: P.guardDir },
     { name: 'config', mountPath: P.policyFile, subPath: 'policy.yaml', readOnly: true },
@@ -170,8 +177,8 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
     else mounts.push({ name: 'engine', mountPath: P.engineDir });
   }
   args.push('--policy', P.policyFile, '--reap-on-exit', '--log-format', 'json');
-  if (spec.tls && spec.mode !== 'guarded') {
-    env.push({ name: 'DOCKER_TLS_VERIFY', value: '1' }, { name: 'DOCKER_CERT_PATH', value: P.clientCerts });
+  if (tlsUpstream) {
+    env.push({ name: 'DOCKER_HOST', value: upstream }, { name: 'DOCKER_TLS_VERIFY', value: '1' }, { name: 'DOCKER_CERT_PATH', value: P.clientCerts });
   }
   // Ready when a request goes through: GET /_ping via the guard's own socket (node is in the image; no shell needed).
   const ping = `require('http').get({socketPath:'${P.guardSocket}',path:'/_ping'},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))`;
@@ -189,11 +196,38 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
   };
 }
 
-function certsInit(spec: K8sSpec): Container {
+/**
+ * CA, server and client certificates in docker:dind's layout (ca/, server/, client/), made by openssl from the
+ * daemon image itself (docker:dind ships it for its own certificates): ECDSA P-256, valid for the job's deadline
+ * plus a day, the server certificate for 127.0.0.1 and localhost only. Keys are 0600; the CA key stays in this
+ * emptyDir (the job and the guard get client/ only).
+ */
+export function certsScript(days: number): string {
+  const d = P.certs;
+  return [
+    'set -eu',
+    'umask 077',
+    `mkdir -p ${d}/ca ${d}/server ${d}/client`,
+    `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ${d}/ca/key.pem`,
+    `openssl req -new -x509 -sha256 -days ${days} -key ${d}/ca/key.pem -subj /CN=nestling-dind-ca -out ${d}/ca/cert.pem`,
+    `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > ${d}/server/ext.cnf`,
+    `printf 'extendedKeyUsage=clientAuth\\n' > ${d}/client/ext.cnf`,
+    'for who in server client; do',
+    `  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ${d}/$who/key.pem`,
+    `  openssl req -new -sha256 -key ${d}/$who/key.pem -subj /CN=nestling-dind-$who -out ${d}/$who/csr.pem`,
+    `  openssl x509 -req -sha256 -days ${days} -in ${d}/$who/csr.pem -CA ${d}/ca/cert.pem -CAkey ${d}/ca/key.pem -CAcreateserial -extfile ${d}/$who/ext.cnf -out ${d}/$who/cert.pem`,
+    `  cp ${d}/ca/cert.pem ${d}/$who/ca.pem`,
+    `  rm ${d}/$who/csr.pem ${d}/$who/ext.cnf`,
+    'done',
+    `chmod 0644 ${d}/*/cert.pem ${d}/*/ca.pem`,
+  ].join('\n');
+}
+
+function certsInit(spec: K8sSpec, image: string): Container {
   return {
     name: 'certs',
-    image: spec.guardImage,
-    args: ['certs', '--dir', P.certs, '--san', '127.0.0.1', '--san', 'localhost'],
+    image,
+    command: ['sh', '-c', certsScript(Math.ceil(spec.activeDeadlineSeconds / 86400) + 1)],
     volumeMounts: [{ name: 'certs', mountPath: P.certs }],
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
   };
@@ -231,8 +265,8 @@ export function buildPodSpec(spec: K8sSpec, opts: PodSpecOptions = {}): { podSpe
     volumes.push({ name: 'docker-data', emptyDir: {} });
     if (spec.tls) {
       volumes.push({ name: 'certs', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
-      init.push(certsInit(spec));
-      notes.push(`TLS: the daemon listens on 127.0.0.1:${TLS_PORT} only, with client certificates made by \`nestling certs\` in an init container (ECDSA P-256, docker:dind's layout, in memory)`);
+      init.push(certsInit(spec, spec.daemonImage));
+      notes.push(`TLS: the daemon listens on 127.0.0.1:${TLS_PORT} only, with client certificates made by openssl in an init container from the daemon image (ECDSA P-256, docker:dind's layout, in memory, valid for the deadline + 1 day)`);
     } else {
       volumes.push({ name: 'engine', emptyDir: {} });
       notes.push('engine: a unix socket on an emptyDir; no TCP listener at all (job and daemon share the pod, so TLS adds nothing; --tls if you want it)');

@@ -66,6 +66,8 @@ export interface K8sSpec {
   /** undefined: read the pod's eth0 MTU when the daemon starts */
   mtu: number | undefined;
   guard: boolean;
+  /** the Docker release line of the daemon image (decides which dockerd flags exist) */
+  dockerVersion: string;
   jobResources: ResourceSpec;
   daemonResources: ResourceSpec;
   kubeVersion: KubeVersion;
@@ -275,6 +277,7 @@ export function resolveK8sSpec(input: K8sInput): K8sSpec {
     tls: Boolean(input.tls),
     mtu: input.mtu === undefined ? undefined : positiveInt('mtu', input.mtu, 1500, 576, 9216),
     guard,
+    dockerVersion,
     jobResources: res(input.cpu, input.memory, ''),
     daemonResources: res(input.daemonCpu, input.daemonMemory, 'daemon-'),
     kubeVersion,
