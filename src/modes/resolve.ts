@@ -88,7 +88,7 @@ export async function resolveMode(engine: Engine, opts: RunOptions, ctx: ModeCon
     await probeFor(engine, opts.mode, ctx.facts, opts, ctx, signal);
     const d = mode.detect(ctx.facts);
     if (!d.applicable) {
-      throw environmentError('E_MODE_NOT_APPLICABLE', `mode ${opts.mode} is not applicable on this host: ${d.reasons.join('; ')}`, {
+      throw environmentError(d.code ?? 'E_MODE_NOT_APPLICABLE', `mode ${opts.mode} is not applicable on this host: ${d.reasons.join('; ')}`, {
         hint: d.needs?.length ? `the host needs: ${d.needs.join('; ')}` : 'run `nestling doctor`, or try --mode auto',
         details: { detection: d },
       });

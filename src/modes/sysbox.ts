@@ -24,6 +24,7 @@ export function detectSysbox(facts: HostFacts): Detection {
       applicable: false,
       reasons: [`the engine has no ${SYSBOX_RUNTIME} runtime (docker info Runtimes: ${facts.runtimes.join(', ') || 'none'})`],
       needs: SYSBOX_NEEDS,
+      code: 'E_MODE_SYSBOX_MISSING',
     };
   }
   return { mode: 'sysbox', applicable: true, reasons: [`the engine lists the ${SYSBOX_RUNTIME} runtime`] };

@@ -28,6 +28,8 @@ export interface Detection {
   reasons: string[];
   /** what the host needs for this mode when it is not applicable */
   needs?: string[] | undefined;
+  /** the error code when the user asked for this mode and it is not applicable (default E_MODE_NOT_APPLICABLE) */
+  code?: string | undefined;
 }
 
 /** Security/isolation profile of a mode, in the terms `--explain` uses. */
