@@ -51,7 +51,7 @@ export function parseHostUrl(raw: string, source: string, opts: ParseHostOptions
 
 function parseTcp(original: string, rest: string, source: string, tls: boolean): EngineEndpoint {
   // host[:port][/path]; IPv6 in brackets. A path is kept by the CLI in the URL but carries no meaning for the API.
-  const hm = /^(\[[^\]]*\]|[^:/[\]]*)(?::(\d*))?(\/.*)?$/.exec(rest);
+  const hm = /^(\[[^\]\s]*\]|[^:/[\]\s]*)(?::(\d*))?(\/.*)?$/.exec(rest);
   if (!hm) {
     throw usageError('E_ENGINE_HOST_ADDR', `${source}=${original} is not host:port`, { hint: 'e.g. tcp://127.0.0.1:2376', details: { value: original } });
   }

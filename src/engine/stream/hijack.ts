@@ -11,7 +11,7 @@
  *
  * The result is the socket itself (a Duplex, opened with allowHalfOpen): write stdin to it, `closeWrite()` (or
  * end()) shuts down the write side only — the container sees EOF on stdin — and reading goes on until the daemon
- * closes. The bytes read are raw (TTY) or multiplexed frames: pass them to demuxStream.
+ * closes (then our write side is closed too, so a consumer that only reads leaks nothing). The bytes read are raw (TTY) or multiplexed frames: pass them to demuxStream.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -196,6 +196,10 @@ export function hijackEndpoint(ep: EngineEndpoint, fullPath: string, opts: Omit<
             cleanup();
             const rest = buf.subarray(headLen);
             if (rest.length) socket.unshift(rest);
+            // Once the daemon has closed its side, stdin no longer matters: close ours, so the socket is freed.
+            socket.once('end', () => {
+              if (!socket.writableEnded) socket.end();
+            });
             resolve({
               stream: socket,
               statusCode: s,
