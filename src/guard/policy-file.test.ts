@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { isNestlingError } from '../util/errors.js';
+import { parsePolicy, policyJsonSchema, printPolicy } from './policy-file.js';
+import { defaultPolicy } from './policy.js';
+
+function err(text: string): string {
+  try {
+    parsePolicy(text, 'p.yaml');
+  } catch (e) {
+    assert.ok(isNestlingError(e));
+    assert.equal(e.exitCode, 2);
+    return e.message;
+  }
+  assert.fail('expected an error');
+}
+
+test('a minimal file is the baseline', () => {
+  assert.deepEqual(parsePolicy('version: 1\n'), defaultPolicy());
+});
+
+test('relaxations and quotas are applied', () => {
+  const p = parsePolicy('version: 1\nallowBind: [/srv/ci/]\nallowCaps: [net_admin]\nallowRuntimes: [runsc]\nhostPorts: [{from: 8000, to: 8999}]\nquotas: {memoryBytes: 1073741824, pidsLimit: 100}\ndefaults: {user: "1000"}\n');
+  assert.deepEqual(p.allowBind, ['/srv/ci']);
+  assert.deepEqual(p.allowCaps, ['NET_ADMIN']);
+  assert.deepEqual(p.allowRuntimes, ['runsc']);
+  assert.deepEqual(p.hostPorts, [{ from: 8000, to: 8999 }]);
+  assert.deepEqual(p.quotas, { memoryBytes: 1073741824, pidsLimit: 100 });
+  assert.deepEqual(p.defaults, { user: '1000' });
+});
+
+test('errors name the line and column', () => {
+  assert.equal(err('version: 1\nallowBind:\n  - /ok\n  - relative\n'), 'p.yaml:4:5: allowBind.1: must be an absolute host path');
+  assert.equal(err('version: 1\nquotas:\n  pids: 3\n'), 'p.yaml:3:3: quotas: Unrecognized key: "pids" (pids)');
+  assert.match(err('version: 1\nallowCaps: []\nallowCaps: []\n'), /^p\.yaml:3:1: .*unique/);
+  assert.match(err('version: 2\n'), /^p\.yaml:1:10: version:/);
+  assert.match(err('version: 1\nhostPorts: [{from: 9, to: 3}]\n'), /^p\.yaml:2:13: hostPorts\.0: from must not be above to/);
+  assert.match(err('version: 1\nallowBind: [/a/../etc]\n'), /must not contain \.\./);
+  assert.match(err('allowBind: [/a]\n'), /version/);
+  assert.match(err('version: [\n'), /^p\.yaml:\d+:\d+: /);
+});
+
+test('printPolicy round-trips', () => {
+  const p = parsePolicy('version: 1\nallowBind: [/srv]\nallowCaps: [NET_ADMIN]\nquotas: {nanoCpus: 1000000000}\ndefaults: {cgroupParent: ci.slice}\n');
+  assert.deepEqual(parsePolicy(printPolicy(p)), p);
+  assert.deepEqual(parsePolicy(printPolicy(defaultPolicy())), defaultPolicy());
+});
+
+test('schema/policy.schema.json is generated from the zod schema (node scripts/gen-policy-schema.mjs)', () => {
+  const committed = JSON.parse(readFileSync(new URL('../../../schema/policy.schema.json', import.meta.url), 'utf8')) as unknown;
+  assert.deepEqual(committed, policyJsonSchema());
+});
