@@ -110,6 +110,15 @@ export async function runDeps(ctx: CliContext, flags: { json?: boolean; quiet?: 
   };
 }
 
+/**
+ * The engine for a run: without the CLI's abort signal as a default, because after Ctrl-C the run must still stop
+ * the job and tear down (setup steps get the signal explicitly).
+ */
+export async function engineWithoutSignal(ctx: CliContext, g: { host?: string; context?: string }): Promise<Engine> {
+  const { Engine: EngineClass } = await import('../../engine/client.js');
+  return new EngineClass(ctx.resolveEngine(g).endpoint, { apiVersion: ctx.env.DOCKER_API_VERSION || undefined });
+}
+
 /** Spawns the detached watcher that reaps this run if nestling dies without tearing down (kill -9). */
 function spawnWatcher(runId: string, g: { host?: string; context?: string }): void {
   const main = process.argv[1];
@@ -137,7 +146,7 @@ export function register(program: Command, ctx: CliContext): void {
   ).action(async (cmdArgs: string[], flags: RunFlags, cmd: Command) => {
     const opts = toRunOptions(flags, cmdArgs, ctx);
     const g = globalOpts(cmd);
-    const engine = ctx.engine(g);
+    const engine = await engineWithoutSignal(ctx, g);
     const { newRunId, runWithMode, prepareRun } = await import('../../modes/run.js');
     opts.runId = newRunId();
     const deps = await runDeps(ctx, flags);
@@ -171,6 +180,14 @@ export function register(program: Command, ctx: CliContext): void {
       );
       if (flags.json) ctx.out(JSON.stringify(summary, (k, v: unknown) => (k === 'mode' && typeof v === 'object' && v !== null ? (v as { name: string }).name : v)));
       process.exitCode = summary.exitCode >= 0 && summary.exitCode < 256 ? summary.exitCode : 1;
+    } catch (e) {
+      // interrupted before the job ran (during setup): everything was torn down; exit as a shell would
+      if (ctx.signal.aborted && (e as Error).name === 'AbortError') {
+        ctx.err('nestling: interrupted during setup; everything the run created was removed');
+        process.exitCode = 130;
+        return;
+      }
+      throw e;
     } finally {
       if (raw) stdin.setRawMode(false);
       stdin.pause();
