@@ -8,7 +8,8 @@ import { denied, requireOwned } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
 import type { DecideContext, RouteDef } from '../types.js';
 
-const MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
+/** Cgroup is HostConfig.Cgroup (a CgroupSpec: `container:<id>` puts the container in another one's cgroup). */
+const MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode', 'Cgroup'] as const;
 
 export async function checkNamespaces(hc: GoObject, ctx: DecideContext, route: RouteDef, notes: string[]): Promise<Denial | undefined> {
   for (const f of MODES) {
