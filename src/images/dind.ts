@@ -125,6 +125,17 @@ export function rootfsKey(mirror: string, securityMirror: string): string {
     .slice(0, 32);
 }
 
+/** mkdir -p one level at a time (node 20's recursive mkdirSync never returns under /proc). */
+function makeDirs(path: string): void {
+  if (existsSync(path)) return;
+  if (dirname(path) !== path) makeDirs(dirname(path));
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -161,7 +172,7 @@ export async function ensureDindRootfs(opts: DindRootfsOptions): Promise<{ path:
   const path = join(dir, `dind-rootfs-${key}.tar`);
   const task = 'dind rootfs';
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir);
   } catch (e) {
     throw environmentError('E_IMAGES_CACHE_DIR', `cannot create the cache directory ${dir}: ${(e as Error).message}`, {
       hint: 'set NESTLING_CACHE_DIR to a writable directory',
