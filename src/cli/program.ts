@@ -17,9 +17,13 @@ const COMMANDS: (() => Promise<{ register: Register }>)[] = [
   () => import('./commands/ci.js'),
   () => import('./commands/doctor.js'),
   () => import('./commands/audit.js'),
+  () => import('./commands/verify.js'),
   () => import('./commands/guard.js'),
   () => import('./commands/reap.js'),
   () => import('./commands/run.js'),
+  () => import('./commands/up.js'),
+  () => import('./commands/down.js'),
+  () => import('./commands/cache.js'),
 ];
 
 export async function buildProgram(ctx: CliContext): Promise<Command> {

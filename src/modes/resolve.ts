@@ -34,7 +34,8 @@ export interface Recommendation {
 
 /** Explains a mode in the terms that matter: security risk, isolation, relationship, setup cost. */
 export function describeProfile(p: ModeProfile): string {
-  return `risk ${p.securityRisk}; isolation: ${p.isolation}; containers are ${p.relationship}s of the job; setup: ${p.setupCost}`;
+  const rel = p.relationship === 'child' ? 'children of an inner daemon (invisible to the host engine)' : 'siblings on the host engine';
+  return `security risk: ${p.securityRisk}; isolation: ${p.isolation}; relationship: the job's containers are ${rel}; setup cost: ${p.setupCost}`;
 }
 
 /**
@@ -55,7 +56,7 @@ export function chooseMode(facts: HostFacts, available: Partial<Record<ConcreteM
   const guard = pick.mode === 'dind';
   const skipped = considered.slice(0, considered.indexOf(pick)).map((c) => `${c.mode} skipped: ${c.reasons.join('; ')}`);
   const reasons = [
-    `${pick.mode}${guard ? ' with the guard' : ''}: the most isolated mode this host supports (${describeProfile(pick.profile)})`,
+    `${pick.mode}${guard ? ' with the guard' : ''}: the most isolated mode this host supports`,
     ...pick.reasons,
     ...skipped,
   ];

@@ -100,7 +100,7 @@ describe('nestling run (built binary)', () => {
     const r = await start(['run', '--mode', 'auto', '--explain', '--', 'docker', 'version'], env).done;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^mode: /m);
-    assert.match(r.stdout, /risk /);
+    assert.match(r.stdout, /security risk: /);
     assert.match(r.stdout, /sysbox: not applicable/);
   });
 
