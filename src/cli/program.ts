@@ -13,6 +13,7 @@ export type Register = (program: Command, ctx: CliContext) => void;
 const COMMANDS: (() => Promise<{ register: Register }>)[] = [
   () => import('./commands/demo.js'),
   () => import('./commands/images.js'),
+  () => import('./commands/certs.js'),
   () => import('./commands/k8s.js'),
   () => import('./commands/ci.js'),
   () => import('./commands/doctor.js'),
