@@ -167,6 +167,11 @@ export const decide: Decide = async (view, ctx) => {
   const route = m.route;
   const ct = checkContentType(view, route);
   if (ct) return ct;
+  // A route without a body gets none forwarded: old API versions read a HostConfig from the body of start.
+  if (route.body === 'none' && view.body && view.body.length > 0) {
+    const text = view.body.toString('latin1').trim();
+    if (text !== '' && text !== '{}' && text !== 'null') return denied('invalid-body', 'body', `${route.id} takes no body`, route, 400);
+  }
   const handler = ROUTE_POLICY[route.id];
   if (!handler) return denied('unknown-route', 'route', route.id, route);
   const req: RuleRequest = { route, params: { ...m.params }, path: t.path, apiVersion: t.apiVersion, query: t.query, view, ctx, notes: [] };

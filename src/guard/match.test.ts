@@ -16,6 +16,8 @@ test('version prefix: optional, vX.Y only', () => {
   assert.equal(canon('/v1.41.0/containers/json'), 'bad-api-version');
   assert.equal(canon('/v./containers/json'), 'bad-api-version');
   assert.equal(canon('/v1/containers/json'), 'bad-api-version');
+  assert.equal(canon('/v1.23/containers/x/start'), 'bad-api-version'); // start read a HostConfig body below 1.24
+  assert.deepEqual(canon('/v1.24/_ping'), { path: '/_ping', v: '1.24', q: [] });
 });
 
 test('gorilla/mux redirects unclean paths: refused as ambiguous', () => {

@@ -39,6 +39,9 @@ function deny(status: Denial['status'], rule: string, message: string, route?: R
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
+/** The oldest API version the guard forwards (1.24: the start route stopped reading a HostConfig body). */
+export const MIN_GUARDED_API_MINOR = 24;
+
 /** Go's url unescape: every `%` must start a valid escape. Returns undefined on an invalid escape or non-UTF-8. */
 function unescapeGo(s: string, plusIsSpace: boolean): string | undefined {
   if (!s.includes('%') && !(plusIsSpace && s.includes('+'))) return s;
@@ -112,6 +115,10 @@ export function canonicalizeTarget(rawTarget: string): CanonicalTarget | Denial 
   const vm = /^\/v([0-9.]+)(\/.*)$/.exec(decoded);
   if (vm) {
     if (!/^\d{1,3}\.\d{1,3}$/.test(vm[1] ?? '')) return deny(400, 'bad-api-version', `version=${vm[1] ?? ''}`);
+    const [major = 0, minor = 0] = (vm[1] ?? '').split('.').map(Number);
+    // Below 1.24 the daemon reads a HostConfig from the body of POST /containers/{id}/start, among other legacy
+    // behaviours the decider does not model: refused.
+    if (major < 1 || (major === 1 && minor < MIN_GUARDED_API_MINOR)) return deny(400, 'bad-api-version', `version=${vm[1] ?? ''} (the guard needs 1.${MIN_GUARDED_API_MINOR} or newer)`);
     apiVersion = vm[1];
     path = vm[2] ?? '/';
   }

@@ -249,6 +249,31 @@ describe('guard rules, two-sided against the real daemon', () => {
     });
   }
 
+  it('bad-api-version: below 1.24 the daemon applies a HostConfig sent with start; the guard refuses', async () => {
+    const body = JSON.stringify({ Binds: [`${allowDir}:/nst-from-start:ro`] });
+    // directly: a container created without binds gets one at start
+    const c = await send(d.socketPath, 'POST', `/v1.41/containers/create?name=${prefix}-oldstart`, JSON.stringify({ Image: IMAGE, Cmd: ['true'] }));
+    assert.equal(c.status, 201, c.text);
+    const id = (JSON.parse(c.text) as { Id: string }).Id;
+    cleanup.add('container', id);
+    const s = await send(d.socketPath, 'POST', `/v1.23/containers/${id}/start`, body);
+    assert.equal(s.status, 204, s.text);
+    const ins = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/containers/${id}/json`)).text) as { HostConfig: { Binds: string[] | null } };
+    assert.deepEqual(ins.HostConfig.Binds, [`${allowDir}:/nst-from-start:ro`]);
+    // through the guard, on an owned container
+    const gc = await send(guard.socketPath!, 'POST', `/v1.41/containers/create?name=${prefix}-oldstart-g`, JSON.stringify({ Image: IMAGE, Cmd: ['true'] }));
+    assert.equal(gc.status, 201, gc.text);
+    const gid = (JSON.parse(gc.text) as { Id: string }).Id;
+    cleanup.add('container', gid);
+    const gs = await send(guard.socketPath!, 'POST', `/v1.23/containers/${gid}/start`, body);
+    assert.equal(gs.status, 400, gs.text);
+    assert.match((JSON.parse(gs.text) as { message: string }).message, /denied by rule bad-api-version\b/);
+    // and a body on start at a current version is refused too (the daemon would answer 400 itself)
+    const gs2 = await send(guard.socketPath!, 'POST', `/v1.41/containers/${gid}/start`, body);
+    assert.equal(gs2.status, 400, gs2.text);
+    assert.match((JSON.parse(gs2.text) as { message: string }).message, /denied by rule invalid-body\b/);
+  });
+
   it('the rename smuggled in a form body did not happen through the guard', async () => {
     const r = await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`);
     assert.equal(r.status, 200);
