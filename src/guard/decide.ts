@@ -11,7 +11,7 @@
 import { GoJsonError, parseJson } from './go-json.js';
 import { canonicalizeTarget, isDenial, matchRoute, serializeTarget, type Denial } from './match.js';
 import { denied, requireOwned } from './ownership.js';
-import { containerCreate, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
+import { containerCreate, containerRename, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
 import { execCreate, ownedExecRoute } from './rules/exec.js';
 import { build, imageCommit, imageCreate, imageDelete, imagePush, imageTag } from './rules/image.js';
 import { networkConnect, networkCreate, ownedNetworkRoute } from './rules/network.js';
@@ -63,7 +63,7 @@ export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   'container-resize': ownedContainerRoute,
   'container-attach': ownedContainerRoute,
   'container-copy': ownedContainerJson,
-  'container-rename': ownedContainerRoute,
+  'container-rename': containerRename,
   'container-update': containerUpdate,
   'container-prune': ownerFiltered,
   'container-commit': imageCommit,

@@ -39,6 +39,7 @@ export const RULES = {
   'build-host-network': 'builds with networkmode=host (BuildKit entitlement network.host)',
   'image-not-owned': 'tag over, push, or delete of an image reference this owner did not create',
   'image-load': 'image load (a tar can carry any tags)',
+  'daemon-fetch': 'import from a URL and remote build contexts: the daemon would fetch from the host network',
   'not-found': 'an object this owner does not own (answered as the daemon answers for a missing object)',
   'no-plugin': 'plugin endpoints',
   'no-swarm': 'swarm, services, nodes, tasks, secrets, configs',

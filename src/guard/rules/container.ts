@@ -174,6 +174,20 @@ export function setParam(req: RuleRequest, name: string, value: string): void {
   req.path = path;
 }
 
+/** Rename: owned container; the new name may not be another owner's (the daemon's 409 would name its id). */
+export async function containerRename(req: RuleRequest): Promise<HandlerResult> {
+  const r = await ownedContainerRoute(req);
+  if (r) return r;
+  const all = req.query.getAll('name');
+  if (all.length > 1) return denied('bad-query', 'name', all.join(','), req.route, 400);
+  const name = (all[0] ?? '').replace(/^\//, '');
+  if (name !== '') {
+    const existing = await req.ctx.oracle.lookup('container', name, req.ctx.signal);
+    if (existing && !existing.owned) return denied('name-conflict', 'name', name, req.route, 409);
+  }
+  return undefined;
+}
+
 /** Any route addressing one container by {name}: owned, else "No such container". */
 export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResult> {
   const ref = await requireOwned(req.ctx, 'container', req.params.name ?? '', req.route);

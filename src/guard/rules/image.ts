@@ -85,6 +85,8 @@ export async function imageCreate(req: RuleRequest): Promise<HandlerResult> {
   const d = singleValued(req, ['fromImage', 'fromSrc', 'repo', 'tag']);
   if (d) return d;
   if ((req.query.get('fromImage') ?? '') !== '') return undefined;
+  const src = req.query.get('fromSrc') ?? '';
+  if (src !== '-') return denied('daemon-fetch', 'fromSrc', src, req.route);
   for (const ch of req.query.getAll('changes')) {
     if (ch.toLowerCase().includes('io.nestling.')) return denied('reserved-label', 'changes', ch, req.route);
   }
@@ -109,8 +111,12 @@ export async function imageCommit(req: RuleRequest): Promise<HandlerResult> {
  */
 export async function build(req: RuleRequest): Promise<HandlerResult> {
   const { ctx, route, query } = req;
-  const d = singleValued(req, ['networkmode', 'labels', 'cgroupparent', 'outputs']);
+  const d = singleValued(req, ['networkmode', 'labels', 'cgroupparent', 'outputs', 'remote']);
   if (d) return d;
+  const remote = query.get('remote') ?? '';
+  // BuildKit sends remote=client-session (the context comes over /session); anything else is a URL or git
+  // reference the daemon would fetch from the host's network.
+  if (remote !== '' && remote !== 'client-session') return denied('daemon-fetch', 'remote', remote, route);
   for (const t of query.getAll('t')) {
     const w = await checkRefWritable(req, t, 't');
     if (w) return w;

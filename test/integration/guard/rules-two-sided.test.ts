@@ -274,6 +274,29 @@ describe('guard rules, two-sided against the real daemon', () => {
     assert.match((JSON.parse(gs2.text) as { message: string }).message, /denied by rule invalid-body\b/);
   });
 
+  it('daemon-fetch: the daemon imports from a loopback URL (the host network); the guard refuses', async () => {
+    const tar = makeTar([{ name: 'hello.txt', data: 'from a host-only service\n' }]);
+    const srv = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Content-Length': String(tar.length) });
+      res.end(tar);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const url = encodeURIComponent(`http://127.0.0.1:${port}/layer.tar`);
+      const direct = await send(d.socketPath, 'POST', `/v1.41/images/create?fromSrc=${url}&repo=${prefix}-imp&tag=1`);
+      assert.equal(direct.status, 200, direct.text);
+      assert.match(direct.text, /sha256:/);
+      const g = await send(guard.socketPath!, 'POST', `/v1.41/images/create?fromSrc=${url}&repo=${prefix}-imp2&tag=1`);
+      assert.equal(g.status, 403, g.text);
+      assert.match((JSON.parse(g.text) as { message: string }).message, /denied by rule daemon-fetch\b/);
+      covered.add('daemon-fetch');
+    } finally {
+      srv.close();
+      await send(d.socketPath, 'DELETE', `/v1.41/images/${prefix}-imp:1`).catch(() => undefined);
+    }
+  });
+
   it('the rename smuggled in a form body did not happen through the guard', async () => {
     const r = await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`);
     assert.equal(r.status, 200);
