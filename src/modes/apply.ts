@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Engine } from '../engine/client.js';
+import { compareApiVersions, Engine } from '../engine/client.js';
 import type { EngineEndpoint } from '../engine/transport.js';
 import { readBody } from '../engine/transport.js';
 import { EngineError, environmentError, timeoutError } from '../util/errors.js';
@@ -293,7 +293,7 @@ export interface JobResult {
 
 async function resize(engine: Engine, id: string, io: JobIO): Promise<void> {
   const s = io.size?.();
-  if (!s) return;
+  if (!s || !s.rows || !s.cols) return;
   await engine.call({ method: 'POST', path: `/containers/${id}/resize`, query: { h: s.rows, w: s.cols } }).catch(() => {});
 }
 
@@ -304,7 +304,11 @@ async function resize(engine: Engine, id: string, io: JobIO): Promise<void> {
 export async function runJob(engine: Engine, dep: Deployment, io: JobIO, signal?: AbortSignal, stopTimeoutMs = 10_000): Promise<JobResult> {
   const job = dep.plan.containers.find((c) => c.role === 'job');
   if (!job) throw new Error('the plan has no job');
-  const id = await createContainer(engine, job.name, job.body);
+  let body = job.body;
+  const size = job.body.Tty ? io.size?.() : undefined;
+  // API 1.42+ sizes the TTY at creation: no race between the job's first read of its size and our resize
+  if (size && compareApiVersions(await engine.negotiate(), '1.42') >= 0) body = { ...body, HostConfig: { ...body.HostConfig, ConsoleSize: [size.rows, size.cols] } };
+  const id = await createContainer(engine, job.name, body);
   dep.ids.set('job', id);
   if (job.files?.length) await putFiles(engine, id, filesToTar(job.files, dep.certs));
   const tty = job.body.Tty === true;

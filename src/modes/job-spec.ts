@@ -72,3 +72,13 @@ export function jobBody(i: JobBodyInput): ContainerBody {
   }
   return body;
 }
+
+/** Flags that only mean something with an inner daemon: refused or noted for the host-engine modes. */
+export function hostEngineFlagNotes(opts: RunOptions, mode: 'dood' | 'guarded'): string[] {
+  if (opts.dockerd) throw usageError('E_RUN_DOCKERD_MODE', `--dockerd needs an inner daemon; mode ${mode} uses the host engine`, { hint: 'use --mode dind' });
+  if (mode === 'dood' && opts.guard) throw usageError('E_RUN_GUARD_MODE', '--guard with dood is --mode guarded', { hint: 'nestling run --mode guarded ...' });
+  const w: string[] = [];
+  if (opts.preload.length) w.push(`--preload ignored: with ${mode} the job already uses the host engine's images`);
+  if (opts.cache) w.push(`--cache ignored: with ${mode} the job uses the host engine's image cache`);
+  return w;
+}
