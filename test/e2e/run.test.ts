@@ -113,6 +113,22 @@ describe('nestling run (built binary)', () => {
     assert.deepEqual(await leftovers(d.engine, runId), NOTHING);
   });
 
+  it('kill -9 of a guarded run: the watcher also removes the siblings the job started through the guard', async () => {
+    const script = 'docker run -d nestling/busybox:local sleep 300 >/dev/null && echo SIBLING-UP && sleep 120';
+    const { child, done } = start(['run', '--mode', 'guarded', '-q', '--', 'sh', '-c', script], env);
+    const runId = await waitForJob(d, child.pid!);
+    const deadline = Date.now() + 30_000;
+    let before = await leftovers(d.engine, runId);
+    while (before.containers.length < 2 && Date.now() < deadline) {
+      await sleep(200);
+      before = await leftovers(d.engine, runId);
+    }
+    assert.equal(before.containers.length, 2, JSON.stringify(before)); // job + sibling (owner label)
+    child.kill('SIGKILL');
+    await done;
+    assert.deepEqual(await waitForNothing(d, runId, 30_000), NOTHING);
+  });
+
   it('kill -9 of nestling: the watcher removes the job, the inner daemon, its network and volume', async () => {
     const { child, done } = start(['run', '--mode', 'dind', '-q', '--', 'sleep', '120'], env);
     const runId = await waitForJob(d, child.pid!);

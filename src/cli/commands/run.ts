@@ -4,6 +4,7 @@
  * detached watcher that reaps the run when nestling itself is killed with SIGKILL.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadStream, WriteStream } from 'node:tty';
@@ -87,6 +88,11 @@ export function toRunOptions(flags: RunFlags, cmd: string[], ctx: CliContext): R
   };
 }
 
+/** Per-user runtime state (guard sockets, the probe cache): short, for unix socket paths. */
+export function stateDirFor(): string {
+  return join(tmpdir(), `nestling-${process.getuid?.() ?? 0}`);
+}
+
 /** The pieces of RunDeps that come from the process. */
 export async function runDeps(ctx: CliContext, flags: { json?: boolean; quiet?: boolean }, pidLabel?: string) {
   const { pidLabelFor } = await import('../../modes/reaper.js');
@@ -94,7 +100,7 @@ export async function runDeps(ctx: CliContext, flags: { json?: boolean; quiet?: 
   const { startRunGuard } = await import('../../modes/guard-wiring.js');
   const { fileProbeCache } = await import('../../modes/facts.js');
   const host = hostname();
-  const stateDir = join(tmpdir(), `nestling-${process.getuid?.() ?? 0}`);
+  const stateDir = stateDirFor();
   return {
     probeCache: fileProbeCache(stateDir),
     warmUp: async () => (await import('../../modes/tls.js')).warmUpTls(),
@@ -210,11 +216,13 @@ export function register(program: Command, ctx: CliContext): void {
         }
       };
       while (alive()) await sleep(300);
-      const engine: Engine = ctx.engine(globalOpts(cmd));
+      const engine: Engine = await engineWithoutSignal(ctx, globalOpts(cmd));
       const { reapRun, ownerFor } = await import('../../modes/reaper.js');
       // twice: a container being created while nestling died can appear after the first sweep
       await reapRun(engine, o.run, ownerFor(o.run)).catch(() => {});
       await sleep(1000);
       await reapRun(engine, o.run, ownerFor(o.run)).catch(() => {});
+      // the guard's socket directory (guarded, dind --guard)
+      if (/^[0-9a-f]{10}$/.test(o.run)) rmSync(join(stateDirFor(), o.run), { recursive: true, force: true });
     });
 }
