@@ -136,9 +136,20 @@ describe('nestling run (built binary)', () => {
     assert.equal(before.containers.length, 2, JSON.stringify(before)); // job + daemon
     assert.equal(before.networks.length, 1);
     assert.equal(before.volumes.length, 1);
+    // every volume mounted into the run's containers (named or anonymous) must go too
+    const cs = await d.engine.json<{ Id: string }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: JSON.stringify({ label: [`${Labels.run}=${runId}`] }) } });
+    const mounted: string[] = [];
+    for (const c of cs) {
+      const info = await d.engine.json<{ Mounts: { Type: string; Name?: string }[] }>({ method: 'GET', path: `/containers/${c.Id}/json` });
+      for (const m of info.Mounts) if (m.Type === 'volume' && m.Name) mounted.push(m.Name);
+    }
+    assert.ok(mounted.length >= 1, 'the inner daemon has its data root on a volume');
     child.kill('SIGKILL');
     const r = await done;
     assert.equal(r.signal, 'SIGKILL');
     assert.deepEqual(await waitForNothing(d, runId, 30_000), NOTHING);
+    const vols = await d.engine.json<{ Volumes: { Name: string }[] | null }>({ method: 'GET', path: '/volumes' });
+    const still = (vols.Volumes ?? []).map((v) => v.Name).filter((n) => mounted.includes(n));
+    assert.deepEqual(still, [], 'volumes of the killed run are gone');
   });
 });
