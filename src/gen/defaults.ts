@@ -59,5 +59,12 @@ export const PodPaths = {
   rootlessData: '/home/rootless/.local/share/docker',
 } as const;
 
+/**
+ * The group of the engine and guard sockets in the pod (pod `fsGroup`, dockerd `--group`): every container of the
+ * pod gets it as a supplementary group, so a job that runs as a non-root user can connect. 123 is the `docker` group
+ * of GitHub's runner image, so the Actions runner (uid 1001) connects too.
+ */
+export const SOCKET_GID = 123;
+
 /** The TCP port of the inner daemon with --tls; it listens on 127.0.0.1 only. */
 export const TLS_PORT = 2376;

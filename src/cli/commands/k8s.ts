@@ -29,6 +29,7 @@ interface K8sFlags {
   kubeletDir?: string;
   policy?: string;
   tunResource?: string;
+  workspace?: string;
   json?: boolean;
 }
 
@@ -72,6 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kubelet-dir <path>', 'guarded: the kubelet root dir (to map the workspace emptyDir)', '/var/lib/kubelet')
     .option('--policy <file>', 'the guard policy file to put in the ConfigMap')
     .option('--tun-resource <name>', "rootless: extended resource that provides /dev/net/tun ('' if the runtime gives it)")
+    .option('--workspace <path>', 'where the workspace emptyDir is mounted, in the job and the daemon alike', '/workspace')
     .option('--json', 'print the objects as JSON (one array) instead of YAML')
     .argument('[cmd...]', 'the job\'s command (exec form), after --')
     .action(async (cmd: string[], flags: K8sFlags, command: Command) => {
@@ -107,6 +109,7 @@ export function register(program: Command, ctx: CliContext): void {
         policy: flags.policy !== undefined ? readPolicyFile(ctx, flags.policy) : undefined,
         policySource: flags.policy,
         tunResource: flags.tunResource,
+        workspace: flags.workspace,
       });
       if (flags.json) ctx.out(JSON.stringify(out.objects, null, 2));
       else ctx.stdout.write(out.yaml);

@@ -10,6 +10,7 @@ import type { CiOutput } from './gitlab.js';
 import type { CiSpec } from './options.js';
 
 export const ARC_RUNNER_IMAGE = 'ghcr.io/actions/actions-runner:latest';
+export const ARC_WORK_DIR = '/home/runner/_work';
 
 function workflow(spec: CiSpec): CiOutput {
   const notes: string[] = [];
@@ -70,9 +71,11 @@ function arcValues(spec: CiSpec): CiOutput {
       guardImage: spec.guardImage,
       guard: spec.mode === 'dind' || spec.mode === 'guarded' ? undefined : spec.guard || undefined,
       nestlingVersion: spec.nestlingVersion,
+      // the runner's work dir is the shared workspace: job steps' `-v $PWD:...` then resolve in the inner daemon too
+      workspace: ARC_WORK_DIR,
     });
     const { podSpec, notes: podNotes } = buildPodSpec(k8s, {
-      job: (c) => ({ ...c, name: 'runner', image: ARC_RUNNER_IMAGE, command: ['/home/runner/run.sh'], workingDir: '/home/runner/_work' }),
+      job: (c) => ({ ...c, name: 'runner', image: ARC_RUNNER_IMAGE, command: ['/home/runner/run.sh'] }),
     });
     // ARC owns the runner pod's lifecycle; it sets restartPolicy itself and runs one job per (ephemeral) pod.
     const { restartPolicy: _r, ...spec2 } = podSpec;

@@ -24,7 +24,7 @@ CASES.push(
   { name: 'dind-no-guard-job', input: { mode: 'dind', guard: false, mtu: 1450, namespace: 'ci', name: 'build-42', nestlingVersion: V } },
   { name: 'rootless-k129-job', input: { mode: 'rootless', kubeVersion: '1.29', nestlingVersion: V } },
   { name: 'sysbox-guard-tls-job', input: { mode: 'sysbox', guard: true, tls: true, cpu: '2', memory: '4Gi', daemonCpu: '1', daemonMemory: '8Gi', nestlingVersion: V } },
-  { name: 'guarded-custom-job', input: { mode: 'guarded', engineSocket: '/run/docker.sock', kubeletDir: '/data/kubelet', policy: 'version: 1\n', command: ['make', 'test'], kubeVersion: '1.33', nestlingVersion: V } },
+  { name: 'guarded-custom-job', input: { mode: 'guarded', engineSocket: '/run/docker.sock', kubeletDir: '/data/kubelet', policy: 'version: 1\n', command: ['make', 'test'], kubeVersion: '1.33', workspace: '/src', nestlingVersion: V } },
 );
 
 const outputs = new Map<string, K8sOutput>();
@@ -162,7 +162,8 @@ describe('k8s manifests: what each mode promises', () => {
     const users = allContainers(s).filter((c) => c.volumeMounts?.some((m) => m.name === 'host-engine'));
     assert.deepEqual(users.map((c) => c.name), ['guard']);
     const g = init(s, 'guard') ?? assert.fail();
-    assert.ok(g.args?.includes('/workspace=/data/kubelet/pods/$(NESTLING_OWNER)/volumes/kubernetes.io~empty-dir/workspace'));
+    assert.ok(g.args?.includes('/src=/data/kubelet/pods/$(NESTLING_OWNER)/volumes/kubernetes.io~empty-dir/workspace'));
+    assert.equal(job(s).workingDir, '/src');
     assert.deepEqual(job(s).command, ['make', 'test']);
     assert.equal(init(s, 'dockerd'), undefined);
   });
@@ -258,6 +259,10 @@ describe('k8s input: bad input is a usage error with a hint', () => {
     ['policy duplicate key', { mode: 'dind', policy: 'version: 1\nversion: 1\n' }, 'E_GEN_INVALID_POLICY'],
     ['tun resource', { mode: 'rootless', tunResource: 'tun' }, 'E_GEN_INVALID_RESOURCE'],
     ['deadline', { mode: 'dind', activeDeadlineSeconds: '-1' }, 'E_GEN_INVALID_NUMBER'],
+    ['workspace relative', { mode: 'dind', workspace: 'src' }, 'E_GEN_INVALID_PATH'],
+    ['workspace over the sockets', { mode: 'dind', workspace: '/var/run/nestling' }, 'E_GEN_INVALID_PATH'],
+    ['workspace over the data root', { mode: 'rootless', workspace: '/home' }, 'E_GEN_INVALID_PATH'],
+    ['workspace /', { mode: 'dind', workspace: '/' }, 'E_GEN_INVALID_PATH'],
   ];
   for (const [what, input, code] of bad) {
     it(what, () => {

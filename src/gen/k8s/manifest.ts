@@ -4,7 +4,7 @@
  * next to it, and summarised in the `notes` (rendered as comments at the top of the YAML, and in docs/kubernetes.md).
  */
 import { Labels } from '../../util/labels.js';
-import { hasAppArmorField, PodPaths as P, TLS_PORT } from '../defaults.js';
+import { hasAppArmorField, PodPaths as P, SOCKET_GID, TLS_PORT } from '../defaults.js';
 import type { K8sSpec, ResourceSpec } from './options.js';
 import type { ConfigMap, Container, EnvVar, Job, K8sObject, Pod, PodSpec, Probe, ResourceRequirements, Volume, VolumeMount } from './types.js';
 
@@ -65,7 +65,9 @@ function dindDaemon(spec: K8sSpec, image: string, notes: string[]): Container {
   const ep = daemonEndpoint(spec);
   const listen = spec.tls
     ? [`--host=${ep.host}`, '--tlsverify', `--tlscacert=${P.certs}/server/ca.pem`, `--tlscert=${P.certs}/server/cert.pem`, `--tlskey=${P.certs}/server/key.pem`]
-    : [`--host=${ep.host}`];
+    : // dockerd chowns its socket to --group (default: a `docker` group, root when there is none); the pod's fsGroup
+      // makes every container a member of this one.
+      [`--host=${ep.host}`, `--group=${SOCKET_GID}`];
   // The first argument `dockerd` keeps docker:dind's entrypoint from adding its default listeners (which include
   // tcp://0.0.0.0:2375 without TLS when DOCKER_TLS_CERTDIR is empty): we listen only where we say.
   // The MTU script avoids `$(...)`: Kubernetes expands $(VAR) in commands.
@@ -85,7 +87,7 @@ function dindDaemon(spec: K8sSpec, image: string, notes: string[]): Container {
   );
   const mounts: VolumeMount[] = [
     { name: 'docker-data', mountPath: P.dockerData },
-    { name: 'workspace', mountPath: P.workspace },
+    { name: 'workspace', mountPath: spec.workspace },
   ];
   if (spec.tls) mounts.push({ name: 'certs', mountPath: P.certs, readOnly: true });
   else mounts.push({ name: 'engine', mountPath: P.engineDir });
@@ -116,7 +118,7 @@ function rootlessDaemon(spec: K8sSpec, image: string, notes: string[]): Containe
     volumeMounts: [
       { name: 'engine', mountPath: P.engineDir },
       { name: 'docker-data', mountPath: P.rootlessData },
-      { name: 'workspace', mountPath: P.workspace },
+      { name: 'workspace', mountPath: spec.workspace },
       { name: 'config', mountPath: '/etc/subuid', subPath: 'subuid', readOnly: true },
       { name: 'config', mountPath: '/etc/subgid', subPath: 'subgid', readOnly: true },
     ],
@@ -164,7 +166,7 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
   if (spec.mode === 'guarded') {
     // The job's workspace emptyDir, as the node sees it: the guard rewrites `-v /workspace/x:...` to it.
     const hostWorkspace = `${spec.kubeletDir}/pods/$(NESTLING_OWNER)/volumes/kubernetes.io~empty-dir/workspace`;
-    args.push('--allow-bind', hostWorkspace, '--map', `${P.workspace}=${hostWorkspace}`);
+    args.push('--allow-bind', hostWorkspace, '--map', `${spec.workspace}=${hostWorkspace}`);
     mounts.push({ name: 'host-engine', mountPath: `${P.hostEngineDir}/docker.sock` });
     notes.push(
       `guarded: the guard is the only container that sees the node's engine (${spec.engineSocket}); the job gets the guard's socket`,
@@ -172,7 +174,7 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
       'guarded: --reap-on-exit removes what the job made on the node engine when the pod ends; after a SIGKILL of the guard, `nestling reap --owner <pod uid>` on the node does it',
     );
   } else {
-    args.push('--allow-bind', P.workspace);
+    args.push('--allow-bind', spec.workspace);
     if (spec.tls) mounts.push({ name: 'certs', mountPath: P.clientCerts, subPath: 'client', readOnly: true });
     else mounts.push({ name: 'engine', mountPath: P.engineDir });
   }
@@ -238,9 +240,9 @@ function jobContainer(spec: K8sSpec, env: EnvVar[], mounts: VolumeMount[]): Cont
     name: 'job',
     image: spec.image,
     command: spec.command,
-    workingDir: P.workspace,
+    workingDir: spec.workspace,
     env,
-    volumeMounts: [{ name: 'workspace', mountPath: P.workspace }, ...mounts],
+    volumeMounts: [{ name: 'workspace', mountPath: spec.workspace }, ...mounts],
     resources: resources(spec.jobResources, DEFAULT_JOB_RESOURCES),
   };
 }
@@ -329,6 +331,9 @@ export function buildPodSpec(spec: K8sSpec, opts: PodSpecOptions = {}): { podSpe
     terminationGracePeriodSeconds: 30,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
+    // emptyDirs get this group with the setgid bit, so sockets created in them (the guard's) are in it, and every
+    // container has it as a supplementary group: a non-root job can connect.
+    securityContext: { fsGroup: SOCKET_GID },
     ...(spec.mode === 'sysbox' ? { runtimeClassName: 'sysbox-runc' } : {}),
     ...(spec.mode === 'sysbox' || spec.mode === 'rootless' ? { hostUsers: false } : {}),
     initContainers: init,

@@ -46,6 +46,8 @@ export interface K8sInput {
   policySource?: string | undefined;
   /** rootless: the extended resource that gives the pod /dev/net/tun (a device plugin), or '' for none */
   tunResource?: string | undefined;
+  /** where the job's workspace emptyDir is mounted (in the job and the daemon, the same path) */
+  workspace?: string | undefined;
 }
 
 export interface ResourceSpec {
@@ -77,6 +79,7 @@ export interface K8sSpec {
   kubeletDir: string;
   policy: string;
   tunResource: string;
+  workspace: string;
 }
 
 export const DEFAULT_NAME = 'nestling-job';
@@ -85,6 +88,7 @@ export const DEFAULT_ACTIVE_DEADLINE_SECONDS = 3600;
 export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 600;
 export const DEFAULT_ENGINE_SOCKET = '/var/run/docker.sock';
 export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
+export const DEFAULT_WORKSPACE = '/workspace';
 /** The generic-device-plugin resource name commonly used to hand out /dev/net/tun without privileges. */
 export const DEFAULT_TUN_RESOURCE = 'squat.ai/tun';
 export const DEFAULT_POLICY = `# nestling guard policy. The built-in baseline refuses every privilege escalation (privileged, added
@@ -155,7 +159,7 @@ function positiveInt(what: string, v: string | number | undefined, dflt: number,
 function absolutePath(what: string, p: string): string {
   if (!p.startsWith('/') || p.includes('\0') || /(^|\/)\.\.?(\/|$)/.test(p) || /\s/.test(p)) {
     throw usageError('E_GEN_INVALID_PATH', `invalid --${what} ${JSON.stringify(p)}: must be an absolute, normalised path`, {
-      hint: `e.g. --${what} ${what === 'kubelet-dir' ? DEFAULT_KUBELET_DIR : DEFAULT_ENGINE_SOCKET}`,
+      hint: `e.g. --${what} ${what === 'kubelet-dir' ? DEFAULT_KUBELET_DIR : what === 'workspace' ? DEFAULT_WORKSPACE : DEFAULT_ENGINE_SOCKET}`,
     });
   }
   return p.length > 1 ? p.replace(/\/+$/, '') : p;
@@ -287,5 +291,16 @@ export function resolveK8sSpec(input: K8sInput): K8sSpec {
     kubeletDir: absolutePath('kubelet-dir', input.kubeletDir ?? DEFAULT_KUBELET_DIR),
     policy: input.policy === undefined ? DEFAULT_POLICY : checkPolicyText(input.policy, input.policySource),
     tunResource,
+    workspace: workspacePath(input.workspace ?? DEFAULT_WORKSPACE),
   };
+}
+
+/** The workspace must not shadow what the pod relies on (the sockets, certificates, the daemon's data). */
+function workspacePath(p: string): string {
+  const w = absolutePath('workspace', p);
+  const reserved = ['/', '/nestling', '/var/run/nestling', '/certs', '/etc', '/var/lib/docker', '/home/rootless', '/proc', '/sys', '/dev', '/run', '/var/run', '/tmp', '/usr', '/bin', '/sbin', '/lib'];
+  if (reserved.some((r) => w === r || (r !== '/' && (w.startsWith(`${r}/`) || r.startsWith(`${w}/`))))) {
+    throw usageError('E_GEN_INVALID_PATH', `--workspace ${w} would shadow a path the pod needs`, { hint: `use a directory of its own, e.g. --workspace ${DEFAULT_WORKSPACE}` });
+  }
+  return w;
 }

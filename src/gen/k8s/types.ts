@@ -83,7 +83,7 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   runtimeClassName?: string;
   hostUsers?: boolean;
-  securityContext?: { seccompProfile?: { type: 'RuntimeDefault' | 'Unconfined' } };
+  securityContext?: { fsGroup?: number; seccompProfile?: { type: 'RuntimeDefault' | 'Unconfined' } };
   initContainers?: Container[];
   containers: Container[];
   volumes?: Volume[];

@@ -13,7 +13,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { Cleanup } from '../../harness/cleanup.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { generateK8s } from '../../../src/gen/k8s/index.js';
 import { certsScript } from '../../../src/gen/k8s/manifest.js';
+import { SOCKET_GID } from '../../../src/gen/defaults.js';
 import type { Container, EnvVar, Job, Pod, PodSpec } from '../../../src/gen/k8s/types.js';
 import { LocalImages } from '../../../src/images/local.js';
 
@@ -105,6 +106,11 @@ describe('generated guard sidecar, run as written', () => {
     const guardDir = join(dir, 'guard');
     ws = join(dir, 'workspace');
     mkdirSync(guardDir);
+    // what the kubelet does to an emptyDir of a pod with fsGroup: group fsGroup, setgid, group-writable
+    assert.equal(s.securityContext?.fsGroup, SOCKET_GID);
+    chmodSync(dir, 0o755); // mkdtemp makes 0700; in the pod the mount path is traversable
+    chownSync(guardDir, 0, SOCKET_GID);
+    chmodSync(guardDir, 0o2777);
     mkdirSync(ws);
     writeFileSync(join(ws, 'hello.txt'), 'from the workspace\n');
     const policy = join(dir, 'policy.yaml');
@@ -153,6 +159,24 @@ describe('generated guard sidecar, run as written', () => {
     const v = docker(jobHost, ['version', '--format', '{{.Server.Version}}']);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout.trim(), /^\d+\.\d+/);
+  });
+
+  it('a non-root job (uid 1001) connects through the pod fsGroup, and not without it', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to switch users');
+    const sock = jobHost.replace('unix://', '');
+    assert.equal(statSync(sock).gid, SOCKET_GID, 'the socket inherits the setgid emptyDir group');
+    assert.equal(statSync(sock).mode & 0o777, 0o660);
+    const as = (groups: string) =>
+      spawnSync('setpriv', ['--reuid=1001', '--regid=1001', `--groups=${groups}`, DOCKER ?? 'docker', 'version', '--format', '{{.Server.Version}}'], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', DOCKER_HOST: jobHost },
+        timeout: 30_000,
+      });
+    const member = as(`1001,${SOCKET_GID}`);
+    assert.equal(member.status, 0, member.stderr);
+    const stranger = as('1001');
+    assert.notEqual(stranger.status, 0);
+    assert.match(stranger.stderr, /permission denied/i);
   });
 
   it('what the notes say the guard stops is refused: --privileged, -v /:/host', () => {
@@ -295,7 +319,11 @@ describe('generated TLS init script', () => {
     const tlsFlags = [...daemonArgs.matchAll(/--(tlsverify|tlscacert=\S+|tlscert=\S+|tlskey=\S+)/g)].map((m) => `--${(m[1] ?? '').split('/certs').join(certs)}`);
     assert.equal(tlsFlags.length, 4, daemonArgs);
     assert.match(daemonArgs, /--host=tcp:\/\/127\.0\.0\.1:2376 /);
-    tlsd = await startDockerd({ extraArgs: [`--host=tcp://127.0.0.1:${port}`, ...tlsFlags] });
+    // the unix-socket daemon's --group (numeric) is checked on the same daemon: its own unix socket gets it
+    const unixScript = initNamed(podSpecOf(generateK8s({ mode: 'dind', nestlingVersion: '0.0.0' }).objects), 'dockerd').command?.[2] ?? '';
+    const group = /--group=\d+/.exec(unixScript)?.[0] ?? assert.fail('no --group in the dind command');
+    tlsd = await startDockerd({ extraArgs: [`--host=tcp://127.0.0.1:${port}`, ...tlsFlags, group] });
+    assert.equal(statSync(tlsd.socketPath).gid, SOCKET_GID, `dockerd ${group} chowns its unix socket to that gid`);
     const probe = (initNamed(s, 'dockerd').startupProbe?.exec.command ?? []).map((a) => a.split('/certs').join(certs).replace(':2376', `:${port}`));
     const env = { ...process.env, DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '' };
     const ok = spawnSync(DOCKER ?? 'docker', probe.slice(1), { encoding: 'utf8', env, timeout: 30_000 });
