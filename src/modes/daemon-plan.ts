@@ -112,7 +112,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
   if (v.user) daemon.body.User = v.user;
 
   const guard = opts.guard === true;
-  const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion).cli;
+  const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).cli;
   let jobEnv: Record<string, string>;
   const jobBinds: string[] = [];
   let jobFiles: FileSpec[] | undefined;

@@ -52,7 +52,7 @@ export const dind: Mode = {
         ];
     return planInnerDaemon(opts, ctx, {
       mode: 'dind',
-      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion).dind,
+      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).dind,
       dataRoot: '/var/lib/docker',
       hostConfig: { ...hostConfig, CgroupnsMode: ctx.facts.cgroupVersion === '2' ? 'private' : undefined },
       relaxed,

@@ -49,7 +49,7 @@ export const dood: Mode = {
       // Testcontainers' Ryuk mounts the socket itself: it must use the host's path
       TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: socket,
     };
-    const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion).cli;
+    const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).cli;
     const groupAdd = ctx.facts.socketGid !== undefined ? [String(ctx.facts.socketGid)] : [];
     return {
       mode: 'dood',

@@ -45,7 +45,7 @@ export const guarded: Mode = {
       DOCKER_HOST: `unix://${GUARD_SOCKET_DIR_IN_JOB}/docker.sock`,
       TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: join(socketDir, 'docker.sock'),
     };
-    const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion).cli;
+    const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).cli;
     return {
       mode: 'guarded',
       runId,

@@ -1,15 +1,19 @@
 /**
  * The parts of a plan every mode shares: names, labels, the job container's body, image defaults.
  */
+import { localImages, officialImages, type ImageRefs } from '../images/refs.js';
 import { Labels } from '../util/labels.js';
 import { usageError } from '../util/errors.js';
 import { runLabels } from './reaper.js';
 import type { ConcreteModeName, ContainerBody, ModeContext, RunOptions } from './types.js';
 
-/** Official images by default; `--images local` uses the ones `nestling images build` makes. */
-export function defaultImages(images: 'official' | 'local', dockerVersion: string): { cli: string; dind: string; rootless: string } {
-  if (images === 'local') return { cli: 'nestling/cli:local', dind: 'nestling/dind:local', rootless: 'nestling/dind-rootless:local' };
-  return { cli: `docker:${dockerVersion}-cli`, dind: `docker:${dockerVersion}-dind`, rootless: `docker:${dockerVersion}-dind-rootless` };
+/**
+ * The images of a run: `refs` when the caller resolved them (the CLI: flags > NESTLING_*_IMAGE > the set, by
+ * images/refs.ts resolveImages), else the set: official (docker:<v>-cli, -dind, -dind-rootless) or local.
+ */
+export function defaultImages(images: 'official' | 'local', dockerVersion: string, refs?: ImageRefs | undefined): { cli: string; dind: string; rootless: string } {
+  const r = refs ?? (images === 'local' ? localImages : officialImages(dockerVersion || undefined));
+  return { cli: r.cli, dind: r.dind, rootless: r.dindRootless };
 }
 
 /** Object names of a run: short, unique, and recognisable in `docker ps`. */

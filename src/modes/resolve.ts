@@ -66,7 +66,7 @@ export function chooseMode(facts: HostFacts, available: Partial<Record<ConcreteM
 
 /** Fills in the probes a mode needs (privilege for dind, user namespaces for rootless). */
 async function probeFor(engine: Engine, name: ConcreteModeName, facts: HostFacts, opts: RunOptions, ctx: ModeContext, signal?: AbortSignal): Promise<boolean> {
-  const imgs = defaultImages(opts.images, ctx.dockerVersion);
+  const imgs = defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs);
   const labels = runLabels(opts.runId ?? 'probe', 'probe', ctx.pidLabel);
   if (name === 'dind') {
     const image = opts.daemonImage ?? imgs.dind;

@@ -56,7 +56,7 @@ export const rootless: Mode = {
     const owner = ids ?? { uid: 1000, gid: 1000 };
     return planInnerDaemon(opts, ctx, {
       mode: 'rootless',
-      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion).rootless,
+      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).rootless,
       dataRoot: ROOTLESS_DATA_ROOT,
       user: '0',
       certOwner: owner,

@@ -50,7 +50,7 @@ export const sysbox: Mode = {
     }
     return planInnerDaemon(opts, ctx, {
       mode: 'sysbox',
-      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion).dind,
+      image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).dind,
       dataRoot: '/var/lib/docker',
       hostConfig: { Runtime: SYSBOX_RUNTIME },
       relaxed: [{ what: `runtime ${SYSBOX_RUNTIME}`, why: 'Sysbox runs the inner dockerd without --privileged in a user-namespaced system container' }],

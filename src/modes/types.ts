@@ -6,6 +6,7 @@
  *   apply/teardown -> shared by all modes (apply.ts): the plan is what runs.
  */
 import type { Engine } from '../engine/client.js';
+import type { ImageRefs } from '../images/refs.js';
 import type { ProgressFn } from '../util/log.js';
 import type { HostFacts, ProbeCache } from './facts.js';
 
@@ -147,6 +148,8 @@ export interface RunOptions {
   /** the inner daemon image (dind, rootless, sysbox) */
   daemonImage?: string | undefined;
   images: 'official' | 'local';
+  /** the image refs resolved by the caller (flags, NESTLING_*_IMAGE, the set); default: the set's */
+  imageRefs?: ImageRefs | undefined;
   preload: string[];
   /** host directory mounted into the job (and the inner daemon) at the same path */
   workspace?: string | undefined;

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { globalOpts } from '../program.js';
 import { usageError } from '../../util/errors.js';
+import { resolveImages } from '../../images/refs.js';
 import type { Engine } from '../../engine/client.js';
 import type { ModeName, RunOptions } from '../../modes/types.js';
 
@@ -44,7 +45,7 @@ export function addModeOptions(cmd: Command): Command {
   return cmd
     .option('--mode <mode>', 'dood | guarded | dind | rootless | sysbox | auto', 'auto')
     .option('--daemon-image <image>', 'image of the inner daemon (dind, rootless, sysbox)')
-    .option('--images <which>', 'official (docker:<v>-*) or local (nestling/*:local); default: $NESTLING_IMAGES or official')
+    .option('--images <which>', 'official (docker:<v>-*) or local (nestling/*:local); default: $NESTLING_IMAGES or official; each image also from NESTLING_CLI_IMAGE, NESTLING_DIND_IMAGE, NESTLING_DIND_ROOTLESS_IMAGE')
     .option('--preload <image>', 'copy an image from the host engine into the inner daemon before the job starts (repeatable)', collect, [])
     .option('--cache <key>', 'keep the inner daemon\'s data root in a named volume for this key (a concurrent run with the same key waits)')
     .option('--guard', 'put the guard in front of the engine (dind; auto does it for dind)')
@@ -60,8 +61,13 @@ export function addModeOptions(cmd: Command): Command {
 export function toRunOptions(flags: RunFlags, cmd: string[], ctx: CliContext): RunOptions {
   const { isModeName } = { isModeName: (s: string): s is ModeName => ['dood', 'guarded', 'dind', 'rootless', 'sysbox', 'auto'].includes(s) };
   if (!isModeName(flags.mode)) throw usageError('E_RUN_MODE', `unknown mode ${flags.mode}`, { hint: 'choose dood, guarded, dind, rootless, sysbox or auto' });
-  const images = flags.images ?? ctx.env.NESTLING_IMAGES ?? 'official';
-  if (images !== 'official' && images !== 'local') throw usageError('E_RUN_IMAGES', `--images ${images}: expected official or local`, { hint: '--images local uses nestling/*:local' });
+  // flags > NESTLING_CLI_IMAGE / NESTLING_DIND_IMAGE / NESTLING_DIND_ROOTLESS_IMAGE > the set (--images / NESTLING_IMAGES)
+  const refs = resolveImages({
+    images: flags.images,
+    overrides: { cli: flags.image, dind: flags.daemonImage, dindRootless: flags.daemonImage },
+    env: ctx.env,
+  });
+  const images = refs.set;
   const stdinTty = Boolean(ctx.stdin.isTTY);
   const stdoutTty = Boolean(ctx.stdout.isTTY);
   const tty = flags.tty ?? (stdinTty && stdoutTty && !flags.json);
@@ -73,6 +79,7 @@ export function toRunOptions(flags: RunFlags, cmd: string[], ctx: CliContext): R
     image: flags.image,
     daemonImage: flags.daemonImage,
     images,
+    imageRefs: { cli: refs.cli, dind: refs.dind, dindRootless: refs.dindRootless },
     preload: flags.preload ?? [],
     workspace,
     env: flags.env ?? [],
