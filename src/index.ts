@@ -16,3 +16,7 @@ export { reapRun, reapDeadRuns, listRuns } from './modes/reaper.js';
 export { upEngine, downEngine, listUp } from './modes/up.js';
 export { listCaches, pruneCaches } from './modes/cache.js';
 export type { Mode, ModeName, Plan, RunOptions, Detection, ModeProfile } from './modes/types.js';
+export { generateK8s, renderK8sManifest, resolveK8sSpec, buildK8sManifest, K8S_MODES } from './gen/k8s/index.js';
+export type { K8sInput, K8sSpec, K8sOutput } from './gen/k8s/index.js';
+export { generateCi, resolveCiSpec, CI_MODES, CI_PLATFORMS } from './gen/ci/index.js';
+export type { CiInput, CiSpec, CiOutput } from './gen/ci/index.js';

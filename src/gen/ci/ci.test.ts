@@ -108,7 +108,10 @@ describe('ci: GitHub Actions', () => {
   it('guarded, rootless, sysbox: `nestling run --mode` on the runner', () => {
     for (const mode of ['guarded', 'rootless', 'sysbox']) {
       const job = ((yamlOf(`github-${mode}`).jobs as Record<string, unknown>)['nestling-job'] ?? assert.fail()) as { steps: { run?: string }[]; 'runs-on': unknown };
-      assert.match(job.steps[1]?.run ?? '', new RegExp(`^npx --yes nestling@${V.replace(/\./g, '\\.')} run --mode ${mode} `));
+      assert.equal(
+        job.steps[2]?.run,
+        `npx --yes nestling@${V} run --mode ${mode} --image docker:28-cli --workspace "$GITHUB_WORKSPACE" -- sh -c 'docker version && docker info'`,
+      );
       if (mode === 'sysbox') assert.deepEqual(job['runs-on'], ['self-hosted', 'linux', 'sysbox']);
     }
   });

@@ -7,7 +7,7 @@ import { resolveK8sSpec } from '../k8s/options.js';
 import { buildPodSpec } from '../k8s/manifest.js';
 import { toYamlStream } from '../yaml.js';
 import type { CiOutput } from './gitlab.js';
-import type { CiSpec } from './options.js';
+import { shellJoin, type CiSpec } from './options.js';
 
 export const ARC_RUNNER_IMAGE = 'ghcr.io/actions/actions-runner:latest';
 export const ARC_WORK_DIR = '/home/runner/_work';
@@ -40,10 +40,12 @@ function workflow(spec: CiSpec): CiOutput {
     job = {
       'runs-on': runsOn,
       steps: [
+        { uses: 'actions/checkout@v4' },
         { uses: 'actions/setup-node@v4', with: { 'node-version': '20' } },
         {
           name: `docker (${spec.mode})`,
-          run: `npx --yes nestling@${spec.nestlingVersion} run --mode ${spec.mode} --image ${spec.image} -- sh -c ${JSON.stringify(spec.script)}`,
+          // the checkout is the job's workspace (mounted at the same path, so `-v $PWD:...` resolves)
+          run: `npx --yes nestling@${spec.nestlingVersion} run --mode ${spec.mode} --image ${spec.image} --workspace "$GITHUB_WORKSPACE" -- ${shellJoin(['sh', '-c', spec.script])}`,
         },
       ],
     };
