@@ -359,6 +359,8 @@ function streamBody(r: SocketReader, framing: BodyFraming, idleMs: number): Read
           r.unshift(dec.rest);
           return;
         }
+        // more may have arrived while the consumer held us at a yield
+        if (r.buf.length) continue;
       }
       const w = await r.wait(idleMs);
       if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
@@ -368,11 +370,16 @@ function streamBody(r: SocketReader, framing: BodyFraming, idleMs: number): Read
   return Readable.from(gen(), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
-function upstreamHeaders(head: RequestHead, bodyLength: number | 'chunked' | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Headers to send upstream: end-to-end headers only, repeated headers kept as separate lines (BuildKit's /session
+ * sends X-Docker-Expose-Session-Grpc-Method once per method), our own framing.
+ */
+function upstreamHeaders(head: RequestHead, bodyLength: number | 'chunked' | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) {
     const k = n.toLowerCase();
-    out[k] = k in out ? `${out[k]}, ${v}` : v;
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   out.host = head.headers.host ?? 'docker';
   if (bodyLength === 'chunked') out['transfer-encoding'] = 'chunked';
@@ -380,9 +387,9 @@ function upstreamHeaders(head: RequestHead, bodyLength: number | 'chunked' | und
   return out;
 }
 
-function serializeRequest(method: string, target: string, headers: Record<string, string>, extra: string[], body: Buffer | undefined): Buffer {
+function serializeRequest(method: string, target: string, headers: Record<string, string | string[]>, extra: string[], body: Buffer | undefined): Buffer {
   let head = `${method} ${target} HTTP/1.1\r\n`;
-  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) head += `${k}: ${x}\r\n`;
   for (const l of extra) head += `${l}\r\n`;
   head += '\r\n';
   const h = Buffer.from(head, 'latin1');
