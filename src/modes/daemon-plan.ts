@@ -24,6 +24,8 @@ export interface DaemonVariant {
   dataRoot: string;
   /** HostConfig fields of the daemon container (privileges, runtime, devices) */
   hostConfig: Record<string, unknown>;
+  /** replaces the image's entrypoint (e.g. with a prelude that runs it) */
+  entrypoint?: string[] | undefined;
   /** container user of the daemon (rootless starts as 0 and drops) */
   user?: string | undefined;
   /** uid/gid that must own the server key */
@@ -110,6 +112,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
     ready: { kind: 'ping-tls', containerPort: DAEMON_TLS_PORT, timeoutMs: 90_000 },
   };
   if (v.user) daemon.body.User = v.user;
+  if (v.entrypoint) daemon.body.Entrypoint = v.entrypoint;
 
   const guard = opts.guard === true;
   const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).cli;

@@ -8,7 +8,7 @@ import { environmentError } from '../util/errors.js';
 import { planInnerDaemon } from './daemon-plan.js';
 import type { HostFacts } from './facts.js';
 import { defaultImages } from './job-spec.js';
-import { privilegedEquivalentHostConfig } from './privilege.js';
+import { privilegedEquivalentHostConfig, withWritableCgroups } from './privilege.js';
 import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js';
 
 export function detectDind(facts: HostFacts): Detection {
@@ -55,6 +55,8 @@ export const dind: Mode = {
       image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).dind,
       dataRoot: '/var/lib/docker',
       hostConfig: { ...hostConfig, CgroupnsMode: ctx.facts.cgroupVersion === '2' ? 'private' : undefined },
+      // docker:dind and nestling/dind:local both start with dockerd-entrypoint.sh (in PATH)
+      entrypoint: granted ? undefined : withWritableCgroups('dockerd-entrypoint.sh'),
       relaxed,
       warnings: [],
       notes: [granted ? 'daemon container: --privileged' : `daemon container: --privileged is not available here (${p?.reason}); used the explicit equivalent`],

@@ -64,6 +64,8 @@ describe('plans (pure data)', () => {
     assert.equal(p.networks[0]!.options['com.docker.network.driver.mtu'], '1450');
     assert.deepEqual(daemon!.body.HostConfig.Mounts, [{ Type: 'volume', Source: 'nestling-r1-data', Target: '/var/lib/docker' }]);
     assert.ok(p.relaxed.some((r) => /explicit equivalent/.test(r.what)));
+    assert.equal(daemon!.body.Entrypoint![0], 'sh');
+    assert.match(daemon!.body.Entrypoint![2]!, /remount,bind,rw[\s\S]*exec dockerd-entrypoint.sh "\$@"$/);
     assert.ok(p.relaxed.some((r) => /SYS_RESOURCE/.test(r.what)));
     assert.equal(p.tls!.algorithm, 'ecdsa-p256');
     assert.ok(job!.body.Env!.includes('DOCKER_HOST=tcp://docker:2376'));
@@ -84,6 +86,7 @@ describe('plans (pure data)', () => {
     assert.ok(job.body.Env!.includes('DOCKER_HOST=unix:///run/nestling/docker.sock'));
     assert.equal(job.files, undefined);
     assert.equal(p.containers[0]!.body.HostConfig.Privileged, true);
+    assert.equal(p.containers[0]!.body.Entrypoint, undefined);
     assert.equal(p.warnings.length, 0);
   });
 

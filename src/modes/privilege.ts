@@ -59,3 +59,24 @@ export function privilegedEquivalentHostConfig(caps: readonly string[]): Record<
 export function isCapsFailure(message: string | undefined): boolean {
   return /unable to apply caps|apply caps/i.test(message ?? '');
 }
+
+/**
+ * Run before the image's own entrypoint when --privileged is replaced by its equivalent: makes the container's
+ * cgroup mounts writable, as --privileged mounts them (Docker mounts them read-only otherwise). Needs
+ * CAP_SYS_ADMIN without seccomp/AppArmor, which the equivalent grants; harmless where they are writable already.
+ * (No `test -w` here: busybox's answers from the mode bits and ignores a read-only mount.)
+ * docker:dind's own entrypoint does not do this for cgroup v1; the local image's does (this keeps both working).
+ */
+export const WRITABLE_CGROUPS_PRELUDE = `if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  mount -o remount,rw /sys/fs/cgroup || echo "nestling: cannot make /sys/fs/cgroup writable" >&2
+else
+  for c in /sys/fs/cgroup/*; do
+    [ -d "$c" ] || continue
+    mount -o remount,bind,rw "$c" || echo "nestling: cannot make $c writable" >&2
+  done
+fi`;
+
+/** Entrypoint that runs the prelude, then the image's entrypoint with the same arguments. */
+export function withWritableCgroups(imageEntrypoint: string): string[] {
+  return ['sh', '-c', `${WRITABLE_CGROUPS_PRELUDE}\nexec ${imageEntrypoint} "$@"`, 'nestling-cgroups'];
+}
