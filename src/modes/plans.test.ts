@@ -109,7 +109,14 @@ describe('plans (pure data)', () => {
     const hc = p.containers[0]!.body.HostConfig;
     assert.equal(hc.Privileged, undefined);
     assert.equal(hc.CapAdd, undefined);
-    assert.deepEqual(hc.SecurityOpt, ['seccomp=unconfined', 'apparmor=unconfined']);
+    // this engine applies seccomp only (fakeFacts): AppArmor is not relaxed, and the notes say so
+    assert.deepEqual(hc.SecurityOpt, ['seccomp=unconfined']);
+    assert.ok(p.notes.some((n) => /AppArmor is not enabled/.test(n)));
+    const withAa = modeByName('rootless').plan(
+      opts({ mode: 'rootless' }),
+      ctx(fakeFacts({ userns: { ok: true, reason: 'ok' }, securityOptions: ['name=apparmor', 'name=seccomp,profile=default'] })),
+    );
+    assert.deepEqual(withAa.containers[0]!.body.HostConfig.SecurityOpt, ['seccomp=unconfined', 'apparmor=unconfined']);
     assert.deepEqual(hc.MaskedPaths, []);
     assert.ok(p.containers[0]!.body.Env!.includes('NESTLING_ROOTLESS_UID=2000'));
     const serverKey = p.containers[0]!.files!.find((f) => f.path === '/certs/server/key.pem')!;

@@ -1,8 +1,8 @@
 /**
  * rootless: a rootless dockerd (rootlesskit, slirp4netns, subuid/subgid) inside the container, with NO added
  * capability and no --privileged. What it needs relaxed, and nothing else:
- *   - seccomp=unconfined and apparmor=unconfined: the default profiles block the unshare/mount calls rootlesskit
- *     makes to build its user namespace;
+ *   - seccomp=unconfined and apparmor=unconfined, each only where the engine applies that module: the default
+ *     profiles block the unshare/mount calls rootlesskit makes to build its user namespace;
  *   - systempaths=unconfined (MaskedPaths/ReadonlyPaths empty): rootlesskit mounts a fresh /proc, which the kernel
  *     refuses while parts of /proc are masked by over-mounts;
  *   - /dev/net/tun: slirp4netns gives the daemon its network through a tap device;
@@ -54,6 +54,20 @@ export const rootless: Mode = {
     if (!d.applicable) throw environmentError('E_MODE_NOT_APPLICABLE', `mode rootless is not applicable: ${d.reasons.join('; ')}`, { hint: d.needs?.join('; ') ?? 'run `nestling doctor`' });
     const ids = remap(opts.daemonUser);
     const owner = ids ?? { uid: 1000, gid: 1000 };
+    // relax only the security modules this engine actually applies (docker info SecurityOptions)
+    const lsm = (name: string) => ctx.facts.securityOptions.some((o) => o.startsWith(`name=${name}`));
+    const securityOpt: string[] = [];
+    const lsmRelaxed: { what: string; why: string }[] = [];
+    const lsmNotes: string[] = [];
+    if (lsm('seccomp')) {
+      securityOpt.push('seccomp=unconfined');
+      lsmRelaxed.push({ what: 'seccomp=unconfined', why: "Docker's default seccomp profile refuses unshare(CLONE_NEWUSER), which rootlesskit needs to build the user namespace" });
+    } else lsmNotes.push('seccomp is not enabled on this engine: nothing to relax');
+    if (lsm('apparmor')) {
+      securityOpt.push('apparmor=unconfined');
+      lsmRelaxed.push({ what: 'apparmor=unconfined', why: 'the docker-default AppArmor profile denies the mount calls rootlesskit makes (a new /proc, its bind mounts)' });
+    } else lsmNotes.push('AppArmor is not enabled on this engine: nothing to relax');
+    if (lsm('selinux')) lsmNotes.push('SELinux is enabled on this engine: rootless under SELinux was not tested here');
     return planInnerDaemon(opts, ctx, {
       mode: 'rootless',
       image: opts.daemonImage ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).rootless,
@@ -62,13 +76,13 @@ export const rootless: Mode = {
       certOwner: owner,
       extraEnv: ids ? [`NESTLING_ROOTLESS_UID=${ids.uid}`, `NESTLING_ROOTLESS_GID=${ids.gid}`] : [],
       hostConfig: {
-        SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+        SecurityOpt: securityOpt,
         MaskedPaths: [],
         ReadonlyPaths: [],
         Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
       },
       relaxed: [
-        { what: 'seccomp=unconfined, apparmor=unconfined', why: 'the default profiles block the unshare(CLONE_NEWUSER)/mount calls rootlesskit needs to build the user namespace' },
+        ...lsmRelaxed,
         { what: 'systempaths=unconfined (no masked or read-only /proc, /sys paths)', why: 'rootlesskit mounts a new /proc, which the kernel refuses while /proc has masking over-mounts' },
         { what: '/dev/net/tun', why: 'slirp4netns gives the rootless daemon its network through a tap device' },
         { what: 'no capability added, no --privileged; the container starts as uid 0 with Docker\'s default set only', why: 'to hand /dev/net/tun and the data root to the rootless user, then drop every privilege (setpriv)' },
@@ -77,6 +91,7 @@ export const rootless: Mode = {
       notes: [
         `rootless user uid:gid ${owner.uid}:${owner.gid}${ids ? ' (remapped with --daemon-user)' : ''}`,
         ctx.facts.userns ? `probe: ${ctx.facts.userns.reason}` : 'user namespaces not probed',
+        ...lsmNotes,
       ],
       relationship: 'child',
     });

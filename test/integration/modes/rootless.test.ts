@@ -37,6 +37,9 @@ describe('mode rootless (real engine, local images)', () => {
     assert.ok(id);
     await assert.rejects(d.engine.json({ method: 'GET', path: `/containers/${id}/json` }), (e: { statusCode?: number }) => e.statusCode === 404);
     assert.ok(r.summary.relaxed.some((x) => /seccomp=unconfined/.test(x.what)));
+    // this engine has no AppArmor (docker info SecurityOptions): nothing relaxed for it
+    const info = await d.engine.json<{ SecurityOptions: string[] }>({ method: 'GET', path: '/info' });
+    assert.equal(r.summary.relaxed.some((x) => /apparmor/.test(x.what)), info.SecurityOptions.some((o) => o.startsWith('name=apparmor')));
     assert.ok(r.summary.relaxed.some((x) => /no capability added/.test(x.what)));
     assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
   });
