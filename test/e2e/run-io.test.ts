@@ -5,7 +5,8 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { useDockerd, type TestDaemon } from '../harness/dockerd.js';
@@ -43,6 +44,30 @@ describe('nestling run I/O and companion commands (built binary)', () => {
     assert.equal(r.status, 6, r.stdout + r.stderr);
     assert.match(r.stdout, /\/dev\/pts\/\d+/);
     assert.match(r.stdout, /40 100/);
+  });
+
+  it('up prints the environment to export, the docker CLI uses it, down removes the engine', (t) => {
+    const name = `e2e-${process.pid}`;
+    const stateHome = mkdtempSync(join(tmpdir(), 'nst-state-'));
+    const envUp = { ...env, XDG_STATE_HOME: stateHome };
+    try {
+      const up = spawnSync(process.execPath, [MAIN, 'up', '--mode', 'dind', '--name', name], { env: envUp, encoding: 'utf8', timeout: 120_000 });
+      if (up.status === 3 && /E_RUN_IMAGE_MISSING|not on the engine/.test(up.stderr)) return t.skip('the dind image is not built');
+      assert.equal(up.status, 0, up.stderr);
+      const exported = Object.fromEntries([...up.stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      assert.match(exported.DOCKER_HOST ?? '', /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(exported.DOCKER_CERT_PATH, join(stateHome, 'nestling', 'up', name));
+      const v = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { env: { ...process.env, ...exported }, encoding: 'utf8' });
+      assert.equal(v.status, 0, v.stderr);
+      const list = spawnSync(process.execPath, [MAIN, 'up', '--list', '--json'], { env: envUp, encoding: 'utf8' });
+      assert.ok((JSON.parse(list.stdout) as { engines: { name: string }[] }).engines.some((e) => e.name === name));
+    } finally {
+      const down = spawnSync(process.execPath, [MAIN, 'down', '--name', name], { env: envUp, encoding: 'utf8', timeout: 60_000 });
+      rmSync(stateHome, { recursive: true, force: true });
+      assert.ok(down.status === 0 || /no engine named/.test(down.stderr), down.stderr);
+    }
+    const again = spawnSync(process.execPath, [MAIN, 'up', '--list', '--json'], { env, encoding: 'utf8' });
+    assert.ok(!(JSON.parse(again.stdout) as { engines: { name: string }[] }).engines.some((e) => e.name === name));
   });
 
   it('cache, up and down: usage and not-found errors have their exit codes', () => {
