@@ -159,8 +159,11 @@ describe('k8s manifests: what each mode promises', () => {
   it('guarded: only the guard mounts the node socket; the workspace maps to its path on the node', () => {
     const s = podSpecOf(out('guarded-custom-job'));
     assert.deepEqual(s.volumes?.find((v) => v.name === 'host-engine'), { name: 'host-engine', hostPath: { path: '/run/docker.sock', type: 'Socket' } });
-    const users = allContainers(s).filter((c) => c.volumeMounts?.some((m) => m.name === 'host-engine'));
-    assert.deepEqual(users.map((c) => c.name), ['guard']);
+    for (const hp of ['host-engine', 'kubelet-pods']) {
+      const users = allContainers(s).filter((c) => c.volumeMounts?.some((m) => m.name === hp));
+      assert.deepEqual(users.map((c) => c.name), ['guard'], hp);
+    }
+    assert.deepEqual(init(s, 'guard')?.volumeMounts?.find((m) => m.name === 'kubelet-pods'), { name: 'kubelet-pods', mountPath: '/data/kubelet/pods', readOnly: true });
     const g = init(s, 'guard') ?? assert.fail();
     assert.ok(g.args?.includes('/src=/data/kubelet/pods/$(NESTLING_OWNER)/volumes/kubernetes.io~empty-dir/workspace'));
     assert.equal(job(s).workingDir, '/src');
@@ -215,7 +218,7 @@ describe('k8s manifests: what each mode promises', () => {
       const s = podSpecOf(o);
       assert.equal(s.automountServiceAccountToken, false);
       assert.equal(s.restartPolicy, 'Never');
-      for (const v of s.volumes ?? []) assert.ok(v.emptyDir || v.configMap || (o.spec.mode === 'guarded' && v.hostPath?.type === 'Socket'), `${c.name}: ${v.name}`);
+      for (const v of s.volumes ?? []) assert.ok(v.emptyDir || v.configMap || (o.spec.mode === 'guarded' && v.hostPath), `${c.name}: ${v.name}`);
       const w = o.objects.find((x) => x.kind !== 'ConfigMap') as Pod | Job;
       if (w.kind === 'Job') {
         assert.equal(w.spec.backoffLimit, 0);

@@ -168,6 +168,9 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
     const hostWorkspace = `${spec.kubeletDir}/pods/$(NESTLING_OWNER)/volumes/kubernetes.io~empty-dir/workspace`;
     args.push('--allow-bind', hostWorkspace, '--map', `${spec.workspace}=${hostWorkspace}`);
     mounts.push({ name: 'host-engine', mountPath: `${P.hostEngineDir}/docker.sock` });
+    // The guard resolves symlinks in bind sources as the node will: it must see the node's paths. The kubelet's
+    // pods dir, read-only, at the same path (the guard already holds the node's engine, so this adds no power).
+    mounts.push({ name: 'kubelet-pods', mountPath: `${spec.kubeletDir}/pods`, readOnly: true });
     notes.push(
       `guarded: the guard is the only container that sees the node's engine (${spec.engineSocket}); the job gets the guard's socket`,
       `guarded: binds are allowed under the job's workspace only, mapped to its path on the node (${spec.kubeletDir}/pods/<pod uid>/volumes/kubernetes.io~empty-dir/workspace)`,
@@ -175,6 +178,9 @@ function guardContainer(spec: K8sSpec, upstream: string, notes: string[]): Conta
     );
   } else {
     args.push('--allow-bind', spec.workspace);
+    // The daemon sees the workspace at this path; the guard too, read-only, so that it resolves a symlink the job
+    // plants there (`ln -s / evil; docker run -v $PWD/evil:/host`) exactly as the daemon would, and refuses it.
+    mounts.push({ name: 'workspace', mountPath: spec.workspace, readOnly: true });
     if (spec.tls) mounts.push({ name: 'certs', mountPath: P.clientCerts, subPath: 'client', readOnly: true });
     else mounts.push({ name: 'engine', mountPath: P.engineDir });
   }
@@ -278,6 +284,7 @@ export function buildPodSpec(spec: K8sSpec, opts: PodSpecOptions = {}): { podSpe
     notes.push(`daemon data root on an emptyDir (overlay on overlay fails); it goes with the pod`);
   } else {
     volumes.push({ name: 'host-engine', hostPath: { path: spec.engineSocket, type: 'Socket' } });
+    volumes.push({ name: 'kubelet-pods', hostPath: { path: `${spec.kubeletDir}/pods`, type: 'Directory' } });
   }
 
   if (spec.mode === 'dind') {

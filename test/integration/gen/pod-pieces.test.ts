@@ -13,7 +13,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +193,13 @@ describe('generated guard sidecar, run as written', () => {
     assert.equal(r.stdout, 'from the workspace\n');
   });
 
+  it('a symlink the job plants in the workspace is resolved as the daemon would, and refused', () => {
+    symlinkSync('/', join(ws, 'evil'));
+    const r = docker(jobHost, ['run', '--rm', '--name', `${prefix}-evil`, '-v', `${join(ws, 'evil')}:/host`, LocalImages.busybox, 'true']);
+    assert.notEqual(r.code, 0, 'a bind through a symlink to / went through');
+    assert.match(r.stderr, /denied/i);
+  });
+
   it('--reap-on-exit: when the guard is stopped (pod end), what the job made is gone from the engine', async () => {
     const c = docker(jobHost, ['create', '--name', `${prefix}-left`, LocalImages.busybox, 'sleep', '60']);
     assert.equal(c.code, 0, c.stderr);
@@ -259,6 +266,12 @@ describe('generated guarded-mode guard, run as written', () => {
     assert.equal(r.stdout, 'seen from the node\n');
     const esc = docker(host, ['run', '--rm', '--name', `${prefix}-map-esc`, '-v', '/etc:/src:ro', LocalImages.busybox, 'true']);
     assert.notEqual(esc.code, 0, 'a bind outside the workspace went through');
+    // the guard sees the node's path (the kubelet-pods hostPath): a symlink planted in the workspace is resolved
+    assert.ok(g.volumeMounts?.some((m) => m.name === 'kubelet-pods' && m.mountPath === `${kubelet}/pods` && m.readOnly));
+    symlinkSync('/', join(onNode, 'evil'));
+    const evil = docker(host, ['run', '--rm', '--name', `${prefix}-map-evil`, '-v', '/workspace/evil:/host', LocalImages.busybox, 'true']);
+    assert.notEqual(evil.code, 0, 'a bind through a symlink to / went through');
+    assert.match(evil.stderr, /denied/i);
     const exited = new Promise<number | null>((resolve) => guard?.once('exit', (code) => resolve(code)));
     guard.kill('SIGTERM');
     assert.equal(await exited, 0);
