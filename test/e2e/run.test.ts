@@ -113,6 +113,29 @@ describe('nestling run (built binary)', () => {
     assert.deepEqual(await leftovers(d.engine, runId), NOTHING);
   });
 
+  it('Ctrl-C during setup: exit 130, and nothing of the run is left', async () => {
+    const { child, done } = start(['run', '--mode', 'dind', '-q', '--', 'sh', '-c', 'echo JOB-RAN'], env);
+    // interrupt while the inner daemon is starting (its container exists, the job's does not yet)
+    let runId = '';
+    const deadline = Date.now() + 60_000;
+    while (!runId && Date.now() < deadline) {
+      const cs = await d.engine.json<{ Labels: Record<string, string> }[]>({
+        method: 'GET',
+        path: '/containers/json',
+        query: { all: true, filters: JSON.stringify({ label: [`${Labels.role}=daemon`] }) },
+      });
+      runId = cs.find((c) => c.Labels[Labels.pid]?.startsWith(`${hostname()}:${child.pid}:`))?.Labels[Labels.run] ?? '';
+      if (!runId) await sleep(20);
+    }
+    assert.ok(runId, 'saw the inner daemon being created');
+    child.kill('SIGINT');
+    const r = await done;
+    assert.doesNotMatch(r.stdout, /JOB-RAN/);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted during setup/);
+    assert.deepEqual(await waitForNothing(d, runId, 15_000), NOTHING);
+  });
+
   it('kill -9 of a guarded run: the watcher also removes the siblings the job started through the guard', async () => {
     const script = 'docker run -d nestling/busybox:local sleep 300 >/dev/null && echo SIBLING-UP && sleep 120';
     const { child, done } = start(['run', '--mode', 'guarded', '-q', '--', 'sh', '-c', script], env);
