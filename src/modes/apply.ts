@@ -340,7 +340,19 @@ export async function runJob(engine: Engine, dep: Deployment, io: JobIO, signal?
   }
 }
 
-export async function teardown(engine: Engine, dep: Deployment | { plan: Plan; guard?: GuardHandle | undefined }): Promise<ReapRunReport> {
+/** The file in a cache volume that records its last use (read by `nestling cache ls/prune`). */
+export const CACHE_STAMP = '.nestling-last-used';
+
+export async function teardown(engine: Engine, dep: Deployment | { plan: Plan; guard?: GuardHandle | undefined }, now: () => Date = () => new Date()): Promise<ReapRunReport> {
   if (dep.guard) await dep.guard.close().catch(() => {});
+  const daemonId = 'ids' in dep ? dep.ids.get('daemon') : undefined;
+  if (dep.plan.cache && daemonId) {
+    // stamp the cache with its last use (a dotfile in the data root, which dockerd ignores); best effort
+    const c = dep.plan.containers.find((x) => x.role === 'daemon');
+    const owner = c?.files?.find((f) => f.uid !== undefined);
+    await putFiles(engine, daemonId, [
+      { name: `${dep.plan.cache.dataRoot.replace(/^\/+/, '')}/${CACHE_STAMP}`, data: `${now().toISOString()}\n`, mode: 0o644, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 },
+    ]).catch(() => {});
+  }
   return reapRun(engine, dep.plan.runId, dep.plan.owner);
 }

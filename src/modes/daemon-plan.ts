@@ -161,7 +161,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
     jobEnv,
     tls: { algorithm: opts.rsa ? 'rsa-2048' : 'ecdsa-p256', sans, validityDays: 7 },
     guard: guard ? { upstream: 'inner', owner, socketDir, jobNetwork: undefined, allowBind: opts.workspace ? [opts.workspace] : [] } : undefined,
-    cache: opts.cache ? { key: opts.cache, volume: dataVolume, policy: 'wait' } : undefined,
+    cache: opts.cache ? { key: opts.cache, volume: dataVolume, policy: 'wait', dataRoot: v.dataRoot } : undefined,
     preload: [...opts.preload],
     relaxed,
     warnings,

@@ -113,6 +113,7 @@ export async function listNetworks(engine: Engine, labelFilters: string[], signa
 
 export interface VolumeSummary {
   Name: string;
+  Mountpoint?: string | undefined;
   Labels: Record<string, string> | null;
   CreatedAt?: string | undefined;
   UsageData?: { Size: number; RefCount: number } | null;

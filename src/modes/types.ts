@@ -133,7 +133,7 @@ export interface Plan {
   jobEnv: Record<string, string>;
   tls?: TlsPlan | undefined;
   guard?: GuardPlan | undefined;
-  cache?: { key: string; volume: string; policy: 'wait' } | undefined;
+  cache?: { key: string; volume: string; policy: 'wait'; /** where the volume is mounted in the daemon */ dataRoot: string } | undefined;
   preload: string[];
   relaxed: Relaxation[];
   warnings: string[];

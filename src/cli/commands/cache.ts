@@ -32,12 +32,12 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.out(JSON.stringify({ caches: list }));
         return;
       }
-      ctx.out(['VOLUME', 'MODE', 'KEY', 'CREATED', 'IN USE', ...(flags.size ? ['SIZE'] : [])].join('\t'));
-      for (const c of list) ctx.out([c.volume, c.mode ?? '-', c.key, c.createdAt ?? '-', c.inUse ? 'yes' : 'no', ...(flags.size ? [human(c.size)] : [])].join('\t'));
+      ctx.out(['VOLUME', 'MODE', 'KEY', 'CREATED', 'LAST USED', 'IN USE', ...(flags.size ? ['SIZE'] : [])].join('\t'));
+      for (const c of list) ctx.out([c.volume, c.mode ?? '-', c.key, c.createdAt ?? '-', c.lastUsed ?? '-', c.inUse ? 'yes' : 'no', ...(flags.size ? [human(c.size)] : [])].join('\t'));
     });
   cache
     .command('prune')
-    .description('Remove caches not in use (only those created more than DUR ago with --older-than)')
+    .description('Remove caches not in use (with --older-than: only those last used, else created, more than DUR ago)')
     .option('--older-than <dur>', 'e.g. 12h, 7d, 2w')
     .option('--json', 'print JSON')
     .action(async (flags: { olderThan?: string; json?: boolean }, cmd: Command) => {

@@ -62,12 +62,14 @@ describe('caches, up/down and the dead-run reaper (real engine)', () => {
     assert.ok(c, JSON.stringify(caches));
     assert.equal(c.key, key);
     assert.equal(c.inUse, false);
+    // the last run stamped the cache with its last use (the engine is local here, so nestling can read it)
+    assert.ok(c.lastUsed && Date.now() - Date.parse(c.lastUsed) < 120_000, JSON.stringify(c));
     assert.deepEqual(await leftovers(d.engine, ra.summary.runId), NOTHING);
     assert.deepEqual(await leftovers(d.engine, rb.summary.runId), NOTHING);
     // prune --older-than keeps a fresh cache, prune without it removes it
     const p1 = await pruneCaches(d.engine, 3_600_000, Date.now());
     assert.ok(!p1.removed.includes(volume));
-    assert.ok(p1.kept.some((k) => k.volume === volume));
+    assert.ok(p1.kept.some((k) => k.volume === volume && /last used/.test(k.why)));
   });
 
   it('up/down: a long-lived engine a runner on the host reaches over TLS on loopback', async (t) => {
