@@ -168,3 +168,10 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
     notes,
   };
 }
+
+/** An inner daemon is reached on a port the engine publishes on its loopback: the engine must run here. */
+export function loopbackReason(facts: { engineOnLoopback: boolean; engineUrl: string }): string | undefined {
+  return facts.engineOnLoopback
+    ? undefined
+    : `the engine ${facts.engineUrl} runs on another machine: nestling reaches an inner daemon on a port published on the engine's loopback, so it must run on the engine's machine`;
+}

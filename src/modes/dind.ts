@@ -5,7 +5,7 @@
  * inner daemon: invisible to the host engine.
  */
 import { environmentError } from '../util/errors.js';
-import { planInnerDaemon } from './daemon-plan.js';
+import { loopbackReason, planInnerDaemon } from './daemon-plan.js';
 import type { HostFacts } from './facts.js';
 import { defaultImages } from './job-spec.js';
 import { privilegedEquivalentHostConfig, withWritableCgroups } from './privilege.js';
@@ -13,6 +13,8 @@ import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js'
 
 export function detectDind(facts: HostFacts): Detection {
   if (facts.osType !== 'linux') return { mode: 'dind', applicable: false, reasons: [`the engine runs ${facts.osType} containers`], needs: ['a Linux engine'] };
+  const remote = loopbackReason(facts);
+  if (remote) return { mode: 'dind', applicable: false, reasons: [remote], needs: ['run nestling on the engine\'s machine'] };
   if (facts.rootlessEngine) {
     return { mode: 'dind', applicable: false, reasons: ['the engine is rootless: it cannot grant what a nested rootful dockerd needs'], needs: ['a rootful engine, or --mode rootless'] };
   }

@@ -32,6 +32,8 @@ export interface HostFacts {
   engineId: string;
   /** a unix socket on this machine: bind mounts of nestling's own files work */
   engineLocal: boolean;
+  /** the engine runs on this machine (a local socket, or tcp to a loopback address): its published loopback ports are ours */
+  engineOnLoopback: boolean;
   socketPath?: string | undefined;
   socketGid?: number | undefined;
   serverVersion: string;
@@ -88,6 +90,7 @@ export async function gatherFacts(engine: Engine, signal?: AbortSignal): Promise
     engineUrl: ep.url,
     engineId: info.ID ?? '',
     engineLocal: ep.kind === 'unix' && socketGid !== undefined,
+    engineOnLoopback: (ep.kind === 'unix' && socketGid !== undefined) || (ep.kind === 'tcp' && /^(127\.|localhost$|::1$)/.test(ep.host ?? '')),
     socketPath: ep.socketPath,
     socketGid,
     serverVersion: info.ServerVersion ?? 'unknown',

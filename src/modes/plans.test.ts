@@ -99,6 +99,16 @@ describe('plans (pure data)', () => {
     assert.equal(p.cache?.policy, 'wait');
   });
 
+  it('inner-daemon modes need the engine on this machine (its loopback port); tcp to 127.0.0.1 counts', () => {
+    const remote = fakeFacts({ engineLocal: false, engineOnLoopback: false, engineUrl: 'tcp://ci-host:2376' });
+    for (const m of ['dind', 'rootless', 'sysbox'] as const) {
+      const d = modeByName(m).detect({ ...remote, runtimes: ['runc', 'sysbox-runc'] });
+      assert.equal(d.applicable, false, m);
+      assert.match(d.reasons[0]!, /another machine/);
+    }
+    assert.equal(modeByName('dind').detect(fakeFacts({ engineLocal: false, engineOnLoopback: true, engineUrl: 'tcp://127.0.0.1:2376' })).applicable, true);
+  });
+
   it('--dockerd bind-mounts a local binary', () => {
     const p = modeByName('dind').plan(opts({ mode: 'dind', dockerd: '/src/moby/bundles/dockerd' }), ctx(fakeFacts()));
     assert.ok((p.containers[0]!.body.HostConfig.Binds as string[]).includes('/src/moby/bundles/dockerd:/usr/local/bin/dockerd:ro'));

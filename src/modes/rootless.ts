@@ -11,7 +11,7 @@
  * and the data root to the rootless user (and remap its uid/gid); it then drops every privilege (setpriv).
  */
 import { environmentError } from '../util/errors.js';
-import { planInnerDaemon } from './daemon-plan.js';
+import { loopbackReason, planInnerDaemon } from './daemon-plan.js';
 import type { HostFacts } from './facts.js';
 import { defaultImages } from './job-spec.js';
 import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js';
@@ -20,6 +20,8 @@ export const ROOTLESS_DATA_ROOT = '/home/rootless/.local/share/docker';
 
 export function detectRootless(facts: HostFacts): Detection {
   if (facts.osType !== 'linux') return { mode: 'rootless', applicable: false, reasons: [`the engine runs ${facts.osType} containers`], needs: ['a Linux engine'] };
+  const remote = loopbackReason(facts);
+  if (remote) return { mode: 'rootless', applicable: false, reasons: [remote], needs: ['run nestling on the engine\'s machine'] };
   const u = facts.userns;
   if (!u) return { mode: 'rootless', applicable: true, reasons: ['not probed yet: user namespaces and /dev/net/tun are assumed'] };
   if (!u.ok) {

@@ -5,7 +5,7 @@
  * developed on: the plan and the error path are tested, a real run is not (docs/modes.md says so).
  */
 import { environmentError } from '../util/errors.js';
-import { planInnerDaemon } from './daemon-plan.js';
+import { loopbackReason, planInnerDaemon } from './daemon-plan.js';
 import type { HostFacts } from './facts.js';
 import { defaultImages } from './job-spec.js';
 import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js';
@@ -18,6 +18,8 @@ export const SYSBOX_NEEDS = [
 ];
 
 export function detectSysbox(facts: HostFacts): Detection {
+  const remote = loopbackReason(facts);
+  if (remote) return { mode: 'sysbox', applicable: false, reasons: [remote], needs: ['run nestling on the engine\'s machine'] };
   if (!facts.runtimes.includes(SYSBOX_RUNTIME)) {
     return {
       mode: 'sysbox',

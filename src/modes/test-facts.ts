@@ -6,6 +6,7 @@ export function fakeFacts(over: Partial<HostFacts> = {}): HostFacts {
     engineUrl: 'unix:///var/run/docker.sock',
     engineId: 'TEST',
     engineLocal: true,
+    engineOnLoopback: true,
     socketPath: '/var/run/docker.sock',
     socketGid: 998,
     serverVersion: '20.10.24',
