@@ -143,7 +143,7 @@ export class Engine {
   /** A request whose answer is JSON (or empty). */
   async json<T = unknown>(opts: RequestOptions): Promise<T> {
     const res = await this.request(opts);
-    const buf = await readBody(res);
+    const buf = await readBody(res, undefined, opts.signal ?? this.#signal);
     if (buf.length === 0) return undefined as T;
     try {
       return JSON.parse(buf.toString('utf8')) as T;
@@ -159,6 +159,6 @@ export class Engine {
   /** A request whose answer is drained and ignored (204s, 201s). */
   async call(opts: RequestOptions): Promise<void> {
     const res = await this.request(opts);
-    await readBody(res);
+    await readBody(res, undefined, opts.signal ?? this.#signal);
   }
 }

@@ -130,14 +130,37 @@ export function connectionError(ep: EngineEndpoint, method: string, path: string
   });
 }
 
-export async function readBody(res: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+/** The error an aborted operation rejects with: the signal's reason when it is an Error, else an AbortError. */
+export function abortReason(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  return r instanceof Error ? r : Object.assign(new Error('the operation was aborted'), { name: 'AbortError' });
+}
+
+/**
+ * Reads a whole body. A connection lost mid-body becomes E_ENGINE_CONNECTION_LOST, or the abort reason when
+ * `signal` aborted; a body over `limit` is E_ENGINE_BAD_RESPONSE.
+ */
+export async function readBody(res: Readable, limit = 64 * 1024 * 1024, signal?: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res) {
-    const b = c as Buffer;
-    n += b.length;
-    if (n > limit) throw new Error(`response body over ${limit} bytes`);
-    chunks.push(b);
+  try {
+    for await (const c of res) {
+      const b = c as Buffer;
+      n += b.length;
+      if (n > limit) {
+        res.destroy();
+        throw new EngineError(`the engine's response body is over ${limit} bytes`, { code: 'E_ENGINE_BAD_RESPONSE' });
+      }
+      chunks.push(b);
+    }
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    if (signal?.aborted) throw abortReason(signal);
+    throw new EngineError(`the connection to the engine was lost while reading its answer: ${(e as Error).message}`, {
+      code: 'E_ENGINE_CONNECTION_LOST',
+      cause: e,
+      hint: 'the daemon may have restarted or crashed: see its log',
+    });
   }
   return Buffer.concat(chunks);
 }
@@ -170,7 +193,10 @@ export function engineErrorFrom(
   } catch {
     /* not JSON: keep the text */
   }
-  const hint = meaning?.hint ?? engineErrorHint(status);
+  let hint = meaning?.hint ?? engineErrorHint(status);
+  if (status === 400 && /client version .* is too new/i.test(engineMessage)) {
+    hint = 'DOCKER_API_VERSION pins a version this engine does not speak: unset it to negotiate, or pin the maximum the engine names';
+  }
   return new EngineError(`engine error ${status} on ${route}: ${engineMessage || meaning?.meaning || statusMessage || 'no message'}`, {
     code: meaning?.code ?? engineErrorCode(status),
     statusCode: status,

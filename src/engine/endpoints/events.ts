@@ -31,7 +31,7 @@ export async function* streamEvents(engine: Engine, opts: EventsOptions = {}): A
     signal: opts.signal,
   });
   try {
-    yield* readJsonLines<EventMessage>(res);
+    yield* readJsonLines<EventMessage>(res, opts.signal ?? engine.signal);
   } finally {
     res.destroy();
   }

@@ -78,7 +78,7 @@ export async function buildImage(engine: Engine, context: Buffer | Readable, opt
     body: context,
     signal: opts.signal,
   });
-  const r = await followProgress(res, opts.onProgress, 'POST /build');
+  const r = await followProgress(res, opts.onProgress, 'POST /build', opts.signal ?? engine.signal);
   let imageId: string | undefined;
   for (const a of r.aux) {
     const id = (a as { ID?: unknown } | null)?.ID;
@@ -110,7 +110,7 @@ export async function importImage(engine: Engine, rootfs: Buffer | Readable, opt
     signal: opts.signal,
     timeoutMs: 600_000,
   });
-  const r = await followProgress(res, opts.onProgress, 'POST /images/create');
+  const r = await followProgress(res, opts.onProgress, 'POST /images/create', opts.signal ?? engine.signal);
   const last = [...r.messages].reverse().find((m) => typeof m.status === 'string' && m.status.startsWith('sha256:'));
   return { ...r, imageId: last?.status };
 }

@@ -77,7 +77,7 @@ export async function send(engine: Engine, spec: EndpointSpec, opts: SendOptions
 /** `send` and parse a JSON answer. */
 export async function sendJson<T>(engine: Engine, spec: EndpointSpec, opts: SendOptions = {}): Promise<T> {
   const { res } = await send(engine, spec, opts);
-  const buf = await readBody(res);
+  const buf = await readBody(res, undefined, opts.signal ?? engine.signal);
   if (buf.length === 0) return undefined as T;
   try {
     return JSON.parse(buf.toString('utf8')) as T;
@@ -94,7 +94,7 @@ export async function sendJson<T>(engine: Engine, spec: EndpointSpec, opts: Send
 /** `send`, drain the body, and return the meaning of the status (e.g. "already started"). */
 export async function sendNoBody(engine: Engine, spec: EndpointSpec, opts: SendOptions = {}): Promise<string> {
   const { res, meaning } = await send(engine, spec, opts);
-  await readBody(res);
+  await readBody(res, undefined, opts.signal ?? engine.signal);
   return meaning;
 }
 

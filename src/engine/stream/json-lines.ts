@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { EngineError } from '../../util/errors.js';
 import type { JsonMessage } from '../types/api.js';
+import { abortReason } from '../transport.js';
 
 /** Incremental line splitter + JSON decoder. */
 export class JsonLinesParser {
@@ -94,10 +95,25 @@ function badLine(line: string, cause: unknown): EngineError {
   });
 }
 
-/** Reads a stream of JSON lines as an async iterable. Ends when the source ends; a bad line throws. */
-export async function* readJsonLines<T = unknown>(source: Readable | AsyncIterable<Buffer | string>): AsyncGenerator<T> {
+/**
+ * Reads a stream of JSON lines as an async iterable. Ends when the source ends; a bad line throws; a connection lost
+ * mid-stream is E_ENGINE_CONNECTION_LOST (or the abort reason when `signal` aborted).
+ */
+export async function* readJsonLines<T = unknown>(source: Readable | AsyncIterable<Buffer | string>, signal?: AbortSignal): AsyncGenerator<T> {
   const parser = new JsonLinesParser();
-  for await (const chunk of source) for (const v of parser.push(chunk as Buffer | string)) yield v as T;
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<unknown>;
+    try {
+      r = await it.next();
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      if (signal?.aborted) throw abortReason(signal);
+      throw new EngineError(`the connection to the engine was lost mid-stream: ${(e as Error).message}`, { code: 'E_ENGINE_CONNECTION_LOST', cause: e });
+    }
+    if (r.done) break;
+    for (const v of parser.push(r.value as Buffer | string)) yield v as T;
+  }
   for (const v of parser.end()) yield v as T;
 }
 
@@ -129,10 +145,11 @@ export async function followProgress(
   source: Readable,
   onMessage?: (m: JsonMessage) => void,
   route?: string,
+  signal?: AbortSignal,
 ): Promise<ProgressResult> {
   const aux: unknown[] = [];
   const messages: JsonMessage[] = [];
-  for await (const m of readJsonLines<JsonMessage>(source)) {
+  for await (const m of readJsonLines<JsonMessage>(source, signal)) {
     messages.push(m);
     onMessage?.(m);
     const err = progressError(m, route);
