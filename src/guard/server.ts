@@ -630,6 +630,9 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       const req = (upstream.tls ? https : http).request({
         ...(upstream.kind === 'unix' ? { socketPath: upstream.socketPath } : { host: upstream.host, port: upstream.port }),
         ...(upstream.tls ? { ca: upstream.tls.ca, cert: upstream.tls.cert, key: upstream.tls.key, rejectUnauthorized: upstream.tls.verify } : {}),
+        // Verify the upstream's certificate against the upstream host, not the client's forwarded Host header
+        // (node derives SNI and the identity check from it: "docker", "api.moby.localhost"); '' = no SNI for IPs.
+        ...(upstream.tls ? { servername: net.isIP(upstream.host ?? '') === 0 ? upstream.host : '', checkServerIdentity: (_h: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(upstream.host ?? '', cert) } : {}),
         agent,
         method: head.method,
         path: target,
