@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Labels } from '../util/labels.js';
 import { usageError } from '../util/errors.js';
-import { defaultImages, jobBody, labelsFor, runName } from './job-spec.js';
+import { defaultImages, jobBody, labelsFor, runName, workspaceTarget } from './job-spec.js';
 import { ownerFor } from './reaper.js';
 import type { ConcreteModeName, FileSpec, ModeContext, Plan, PlannedContainer, Relationship, Relaxation, RunOptions } from './types.js';
 
@@ -78,7 +78,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
   const dataLabels = labelsFor(opts, ctx, runId, opts.cache ? 'cache' : 'data', mode);
   if (opts.cache) dataLabels[Labels.cacheKey] = opts.cache;
   const binds: string[] = [];
-  if (opts.workspace) binds.push(`${opts.workspace}:${opts.workspace}`);
+  if (opts.workspace) binds.push(`${opts.workspace}:${workspaceTarget(opts)}`);
   if (opts.dockerd) {
     if (mode === 'rootless') throw usageError('E_RUN_DOCKERD_MODE', '--dockerd is for --mode dind (and sysbox)', { hint: 'drop --dockerd, or use --mode dind' });
     binds.push(`${opts.dockerd}:/usr/local/bin/dockerd:ro`);
@@ -148,7 +148,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
       ? `data root on the named volume ${dataVolume} (cache key ${JSON.stringify(opts.cache)}: kept; a concurrent run with the same key waits for this one, since two daemons on one data root hang on containerd's lock)`
       : `data root on the volume ${dataVolume} (removed with the run)`,
   );
-  if (opts.workspace) notes.push(`workspace ${opts.workspace} mounted at the same path in the job and the daemon: \`docker run -v ${opts.workspace}:...\` in the job works`);
+  if (opts.workspace) notes.push(`workspace ${opts.workspace} mounted at ${workspaceTarget(opts)} in the job and in the daemon: \`docker run -v ${workspaceTarget(opts)}:...\` in the job works`);
   const sans = ['docker', 'localhost', '127.0.0.1', daemonName];
   return {
     mode,
@@ -160,7 +160,7 @@ export function planInnerDaemon(opts: RunOptions, ctx: ModeContext, v: DaemonVar
     containers: [daemon, job],
     jobEnv,
     tls: { algorithm: opts.rsa ? 'rsa-2048' : 'ecdsa-p256', sans, validityDays: 7 },
-    guard: guard ? { upstream: 'inner', owner, socketDir, jobNetwork: undefined, allowBind: opts.workspace ? [opts.workspace] : [] } : undefined,
+    guard: guard ? { upstream: 'inner', owner, socketDir, jobNetwork: undefined, allowBind: opts.workspace ? [workspaceTarget(opts)] : [], mappings: [] } : undefined,
     cache: opts.cache ? { key: opts.cache, volume: dataVolume, policy: 'wait', dataRoot: v.dataRoot } : undefined,
     preload: [...opts.preload],
     relaxed,

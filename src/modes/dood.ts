@@ -4,7 +4,7 @@
  * workspace is mounted at the same path in the job.
  */
 import { environmentError } from '../util/errors.js';
-import { defaultImages, hostEngineFlagNotes, jobBody, runName } from './job-spec.js';
+import { defaultImages, hostEngineFlagNotes, jobBody, runName, workspaceTarget } from './job-spec.js';
 import { ownerFor } from './reaper.js';
 import type { HostFacts } from './facts.js';
 import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js';
@@ -68,10 +68,16 @@ export const dood: Mode = {
       jobEnv,
       preload: [],
       relaxed: [{ what: `the host engine socket ${socket} mounted into the job`, why: 'dood is the socket, by definition' }],
-      warnings: [DOOD_WARNING, ...hostEngineFlagNotes(opts, 'dood')],
+      warnings: [
+        DOOD_WARNING,
+        ...hostEngineFlagNotes(opts, 'dood'),
+        ...(opts.workspace && workspaceTarget(opts) !== opts.workspace
+          ? [`the workspace is at ${workspaceTarget(opts)} in the job but ${opts.workspace} on the host: \`docker run -v ${workspaceTarget(opts)}:...\` in the job mounts the host's ${workspaceTarget(opts)} (dood translates nothing; guarded does)`]
+          : []),
+      ],
       notes: [
         groupAdd.length ? `the socket's group ${groupAdd[0]} is added to the job, so a non-root job user can use it` : 'socket group unknown',
-        opts.workspace ? `workspace ${opts.workspace} mounted at the same path: bind paths in the job resolve on the host` : 'no workspace mounted',
+        opts.workspace ? `workspace ${opts.workspace} mounted at ${workspaceTarget(opts)}` : 'no workspace mounted',
         'containers the job starts are siblings on the host engine and are NOT labelled with the run (no proxy sees them): the job must remove its own; use --mode guarded for ownership and reaping',
       ],
     };

@@ -25,6 +25,7 @@ export async function startRunGuard(plan: Plan, upstream: Engine): Promise<Guard
     owner: g.owner,
     policy,
     jobNetwork: g.jobNetwork,
+    mappings: g.mappings,
     socketMode: 0o666,
   });
   return {

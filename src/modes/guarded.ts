@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { environmentError } from '../util/errors.js';
 import { GUARD_SOCKET_DIR_IN_JOB } from './daemon-plan.js';
 import type { HostFacts } from './facts.js';
-import { defaultImages, hostEngineFlagNotes, jobBody, labelsFor, runName } from './job-spec.js';
+import { defaultImages, hostEngineFlagNotes, jobBody, labelsFor, runName, workspaceMappings, workspaceTarget } from './job-spec.js';
 import { ownerFor } from './reaper.js';
 import type { Detection, Mode, ModeContext, Plan, RunOptions } from './types.js';
 
@@ -61,13 +61,17 @@ export const guarded: Mode = {
         },
       ],
       jobEnv,
-      guard: { upstream: 'host', owner, socketDir, jobNetwork: net, allowBind: opts.workspace ? [opts.workspace] : [] },
+      guard: { upstream: 'host', owner, socketDir, jobNetwork: net, allowBind: opts.workspace ? [opts.workspace] : [], mappings: workspaceMappings(opts) },
       preload: [],
       relaxed: [],
       warnings: hostEngineFlagNotes(opts, 'guarded'),
       notes: [
         `the guard (owner ${owner}) is the job's only way to the host engine; it attaches the job's containers to ${net}`,
-        opts.workspace ? `workspace ${opts.workspace} mounted at the same path: binds under it resolve on the host` : 'no workspace mounted: bind mounts of host paths are refused by the guard',
+        !opts.workspace
+          ? 'no workspace mounted: bind mounts of host paths are refused by the guard'
+          : workspaceTarget(opts) === opts.workspace
+            ? `workspace ${opts.workspace} mounted at the same path: binds under it resolve on the host`
+            : `workspace ${opts.workspace} mounted at ${workspaceTarget(opts)}: the guard translates binds of ${workspaceTarget(opts)}/... to ${opts.workspace}/...`,
         'everything the job creates is labelled with the owner and removed with the run',
       ],
     };

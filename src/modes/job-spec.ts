@@ -49,12 +49,22 @@ export interface JobBodyInput {
   network?: string | undefined;
 }
 
-/** The job container: CMD with the engine's variables set, the workspace at the same path, TTY/stdin as asked. */
+/** Where the workspace appears in the job (and an inner daemon): the same path as on the host unless asked. */
+export function workspaceTarget(opts: RunOptions): string {
+  return opts.workspaceTarget ?? opts.workspace ?? '';
+}
+
+/** The guard's path mappings for a run: the workspace, when the job sees it under another path. */
+export function workspaceMappings(opts: RunOptions): { jobPath: string; hostPath: string }[] {
+  return opts.workspace && workspaceTarget(opts) !== opts.workspace ? [{ jobPath: workspaceTarget(opts), hostPath: opts.workspace }] : [];
+}
+
+/** The job container: CMD with the engine's variables set, the workspace mounted, TTY/stdin as asked. */
 export function jobBody(i: JobBodyInput): ContainerBody {
   const { opts } = i;
   const env = [...Object.entries(i.jobEnv).map(([k, v]) => `${k}=${v}`), ...parseEnvList(opts.env)];
   const binds = [...i.binds];
-  if (opts.workspace) binds.push(`${opts.workspace}:${opts.workspace}`);
+  if (opts.workspace) binds.push(`${opts.workspace}:${workspaceTarget(opts)}`);
   const body: ContainerBody = {
     Image: i.image,
     Cmd: opts.cmd.length ? [...opts.cmd] : undefined,
@@ -69,7 +79,7 @@ export function jobBody(i: JobBodyInput): ContainerBody {
     HostConfig: { Binds: binds, ...(i.extraHostConfig ?? {}) },
   };
   if (opts.user) body.User = opts.user;
-  if (opts.workspace) body.WorkingDir = opts.workspace;
+  if (opts.workspace) body.WorkingDir = workspaceTarget(opts);
   if (i.network) {
     body.HostConfig.NetworkMode = i.network;
     body.NetworkingConfig = { EndpointsConfig: { [i.network]: {} } };

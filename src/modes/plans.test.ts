@@ -46,6 +46,18 @@ describe('plans (pure data)', () => {
     assert.equal(job.body.Labels[Labels.pid], 'host:123:456');
   });
 
+  it('--workspace DIR:PATH: mounted at PATH; guarded maps PATH to DIR; dood warns that it translates nothing', () => {
+    const g = modeByName('guarded').plan(opts({ mode: 'guarded', workspace: '/srv/ws', workspaceTarget: '/work' }), ctx(fakeFacts()));
+    assert.deepEqual(g.guard?.mappings, [{ jobPath: '/work', hostPath: '/srv/ws' }]);
+    assert.deepEqual(g.guard?.allowBind, ['/srv/ws']);
+    assert.ok((g.containers[0]!.body.HostConfig.Binds as string[]).includes('/srv/ws:/work'));
+    assert.equal(g.containers[0]!.body.WorkingDir, '/work');
+    const dd = modeByName('dood').plan(opts({ mode: 'dood', workspace: '/srv/ws', workspaceTarget: '/work' }), ctx(fakeFacts()));
+    assert.ok(dd.warnings.some((w) => /translates nothing/.test(w)));
+    const di = modeByName('dind').plan(opts({ mode: 'dind', workspace: '/srv/ws', workspaceTarget: '/work' }), ctx(fakeFacts()));
+    assert.ok((di.containers[0]!.body.HostConfig.Binds as string[]).includes('/srv/ws:/work'));
+  });
+
   it('dood is not applicable to a remote engine', () => {
     assert.throws(
       () => modeByName('dood').plan(opts({ mode: 'dood' }), ctx(fakeFacts({ engineLocal: false, engineUrl: 'tcp://h:2376' }))),

@@ -118,6 +118,8 @@ export interface GuardPlan {
   jobNetwork?: string | undefined;
   /** host directories the job may bind-mount (the workspace) */
   allowBind: string[];
+  /** job path -> host path, for bind sources the job names by its own paths (the workspace) */
+  mappings: { jobPath: string; hostPath: string }[];
 }
 
 export interface Plan {
@@ -151,8 +153,10 @@ export interface RunOptions {
   /** the image refs resolved by the caller (flags, NESTLING_*_IMAGE, the set); default: the set's */
   imageRefs?: ImageRefs | undefined;
   preload: string[];
-  /** host directory mounted into the job (and the inner daemon) at the same path */
+  /** host directory mounted into the job (and the inner daemon) */
   workspace?: string | undefined;
+  /** where the workspace appears in the job (default: the same path as on the host) */
+  workspaceTarget?: string | undefined;
   env: string[];
   cmd: string[];
   cache?: string | undefined;

@@ -72,7 +72,15 @@ export function toRunOptions(flags: RunFlags, cmd: string[], ctx: CliContext): R
   const stdoutTty = Boolean(ctx.stdout.isTTY);
   const tty = flags.tty ?? (stdinTty && stdoutTty && !flags.json);
   const interactive = flags.interactive ?? tty;
-  const workspace = flags.workspace ? (flags.workspace.startsWith('/') ? flags.workspace : join(ctx.cwd, flags.workspace)) : undefined;
+  // --workspace DIR[:PATH]: DIR on the host, at PATH in the job (default: the same path)
+  let workspace: string | undefined;
+  let workspaceTarget: string | undefined;
+  if (flags.workspace) {
+    const [dir = '', target] = flags.workspace.split(':');
+    workspace = dir.startsWith('/') ? dir : join(ctx.cwd, dir);
+    if (target !== undefined && !target.startsWith('/')) throw usageError('E_RUN_WORKSPACE', `--workspace ${flags.workspace}: the path in the job must be absolute`, { hint: '--workspace .:/work' });
+    workspaceTarget = target;
+  }
   if (flags.dockerd && !flags.dockerd.startsWith('/')) throw usageError('E_RUN_DOCKERD', '--dockerd needs an absolute path', { hint: `--dockerd ${join(ctx.cwd, flags.dockerd)}` });
   return {
     mode: flags.mode,
@@ -82,6 +90,7 @@ export function toRunOptions(flags: RunFlags, cmd: string[], ctx: CliContext): R
     imageRefs: { cli: refs.cli, dind: refs.dind, dindRootless: refs.dindRootless },
     preload: flags.preload ?? [],
     workspace,
+    workspaceTarget,
     env: flags.env ?? [],
     cmd,
     cache: flags.cache,
@@ -151,7 +160,7 @@ export function register(program: Command, ctx: CliContext): void {
       .description('Run CMD in a job container with a working Docker engine (DOCKER_HOST and TLS variables set)')
       .argument('<cmd...>', 'the command (after --)')
       .option('--image <image>', 'job image (default: the docker CLI image)')
-      .option('--workspace <dir>', 'host directory mounted into the job (and the inner daemon) at the same path')
+      .option('--workspace <dir[:path]>', 'host directory mounted into the job (and the inner daemon), at the same path or at PATH')
       .option('-e, --env <K=V>', 'environment variable for the job (repeatable)', collect, [])
       .option('-u, --user <user>', 'run the job as this user (uid[:gid])')
       .option('-i, --interactive', 'keep stdin open (default: when stdin is a terminal)')

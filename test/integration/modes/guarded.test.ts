@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
@@ -24,6 +24,20 @@ describe('mode guarded (real engine)', () => {
     await cleanup.sweepPrefix(prefix);
     await cleanup.run();
     rmSync(ws, { recursive: true, force: true });
+  });
+
+  it('--workspace DIR:PATH: the guard translates binds of PATH in the job to DIR on the host', async () => {
+    writeFileSync(join(ws, 'marker'), 'seen-through-mapping\n');
+    const r = await runJobForTest(d.engine, {
+      mode: 'guarded',
+      workspace: ws,
+      workspaceTarget: '/work',
+      cmd: ['sh', '-c', 'pwd; docker run --rm -v /work:/w nestling/busybox:local cat /w/marker'],
+    });
+    assert.equal(r.summary.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^\/work$/m);
+    assert.match(r.stdout, /seen-through-mapping/);
+    assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
   });
 
   it('siblings are on the host engine, owned by the job, on the per-job network, and reaped with the run', async () => {
