@@ -176,8 +176,7 @@ export async function verifyMode(engine: Engine, mode: VerifyMode, run: RunFn, o
     };
     if (!m.has('V_END')) base.error = `the probe job did not finish (exit ${r.exitCode}); output: ${out.slice(-300)}`;
   } catch (e) {
-    const ne = findNestlingError(e);
-    base.error = ne?.message ?? String(e);
+    base.error = findNestlingError(e)?.message ?? (e instanceof Error ? e.message : String(e));
   } finally {
     // what the probe left on the host engine: the sentinel, sibling markers and siblings' image
     for (const cid of [...(sentinelId ? [sentinelId] : []), ...(await containersWithLabel(engine, names.markerLabel).catch(() => []))]) {
