@@ -51,3 +51,24 @@ test('schema/policy.schema.json is generated from the zod schema (node scripts/g
   const committed = JSON.parse(readFileSync(new URL('../../../schema/policy.schema.json', import.meta.url), 'utf8')) as unknown;
   assert.deepEqual(committed, policyJsonSchema());
 });
+
+test('learnPolicy: the least relaxation that allows what dry-run refused; the rest is listed', async () => {
+  const { learnPolicy, parseDenialMessage } = await import('./policy-file.js');
+  const msgs = [
+    'nestling guard: denied by rule bind-outside-allowlist: HostConfig.Binds[0]=/srv/ci/work/',
+    'nestling guard: denied by rule cap-add: HostConfig.CapAdd=cap_net_admin',
+    'nestling guard: denied by rule runtime: HostConfig.Runtime=runsc',
+    'nestling guard: denied by rule host-port: HostConfig.PortBindings.80/tcp.HostPort=80',
+    'nestling guard: denied by rule no-privileged: HostConfig.Privileged=true',
+  ];
+  const obs = msgs.map((m) => parseDenialMessage(m)).filter((x) => x !== undefined);
+  assert.equal(obs.length, 5);
+  const r = learnPolicy(obs);
+  assert.deepEqual(r.policy.allowBind, ['/srv/ci/work']);
+  assert.deepEqual(r.policy.allowCaps, ['NET_ADMIN']);
+  assert.deepEqual(r.policy.allowRuntimes, ['runsc']);
+  assert.deepEqual(r.policy.hostPorts, [{ from: 80, to: 80 }, { from: 1024, to: 65535 }]);
+  assert.deepEqual(r.unrelaxable.map((u) => u.rule), ['no-privileged']);
+  assert.deepEqual(parsePolicy(r.yaml), r.policy);
+  assert.match(r.yaml, /# {3}no-privileged: HostConfig.Privileged=true/);
+});

@@ -150,3 +150,46 @@ export function printPolicy(p: EffectivePolicy): string {
   };
   return `# nestling guard effective policy (baseline: deny by default; see docs/policy.md)\n${stringify(out, { version: '1.2' })}`;
 }
+
+/** One refusal seen in dry-run: the rule, the field and the value of its message. */
+export interface ObservedDenial {
+  rule: string;
+  field: string;
+  value: string;
+}
+
+/** Parses `nestling guard: denied by rule <rule>: <field>=<value>` back into its parts. */
+export function parseDenialMessage(message: string): ObservedDenial | undefined {
+  const m = /^nestling guard: denied by rule ([a-z0-9-]+): ([^=]*)=(.*)$/s.exec(message);
+  return m ? { rule: m[1] ?? '', field: m[2] ?? '', value: m[3] ?? '' } : undefined;
+}
+
+/**
+ * The least-privilege relaxation that would have allowed what dry-run refused: the exact bind sources (host paths
+ * as the guard resolved them), capabilities, runtimes and host ports; everything a file cannot relax is returned in
+ * `unrelaxable`. `yaml` is a policy file (printPolicy) with the unrelaxable refusals as comments.
+ */
+export function learnPolicy(observed: readonly ObservedDenial[], base: EffectivePolicy = defaultPolicy()): { policy: EffectivePolicy; yaml: string; unrelaxable: ObservedDenial[] } {
+  const binds = new Set(base.allowBind);
+  const caps = new Set(base.allowCaps);
+  const runtimes = new Set(base.allowRuntimes);
+  const ports = [...base.hostPorts];
+  const unrelaxable: ObservedDenial[] = [];
+  for (const o of observed) {
+    if (o.rule === 'bind-outside-allowlist' && o.value.startsWith('/')) binds.add(o.value.replace(/\/+$/, '') || '/');
+    else if (o.rule === 'cap-add' && /^[A-Za-z_]+$/.test(o.value)) caps.add(o.value.toUpperCase().replace(/^CAP_/, ''));
+    else if (o.rule === 'runtime' && /^[A-Za-z0-9._-]+$/.test(o.value)) runtimes.add(o.value);
+    else if (o.rule === 'host-port' && /^\d+(-\d+)?$/.test(o.value)) {
+      const [a, b] = o.value.split('-').map(Number);
+      const from = a ?? 0;
+      const to = b ?? from;
+      if (from >= 1 && to <= 65535 && from <= to && !ports.some((r) => r.from <= from && r.to >= to)) ports.push({ from, to });
+    } else unrelaxable.push(o);
+  }
+  // with explicit ranges the default "any port from 1024" no longer applies: keep it when ports were learned
+  if (ports.length > base.hostPorts.length && base.hostPorts.length === 0) ports.push({ from: 1024, to: 65535 });
+  const policy: EffectivePolicy = { ...base, allowBind: [...binds].sort(), allowCaps: [...caps].sort(), allowRuntimes: [...runtimes].sort(), hostPorts: ports };
+  const comments = unrelaxable.map((u) => `#   ${u.rule}: ${u.field}=${u.value}`.replace(/\n/g, ' '));
+  const yaml = printPolicy(policy) + (comments.length ? `# refused, and no policy file can allow these:\n${comments.join('\n')}\n` : '');
+  return { policy, yaml, unrelaxable };
+}
