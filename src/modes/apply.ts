@@ -336,7 +336,7 @@ export async function runJob(engine: Engine, dep: Deployment, io: JobIO, signal?
   } finally {
     signal?.removeEventListener('abort', onAbort);
     unsubscribe?.();
-    conn.destroy();
+    conn.stream.destroy();
   }
 }
 

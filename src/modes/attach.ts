@@ -1,43 +1,18 @@
 /**
- * Attaching to the job container: POST /containers/{id}/attach with `Connection: Upgrade, Upgrade: tcp`; the
- * daemon answers 101 and the connection becomes the container's stdio (raw with a TTY, multiplexed frames without).
- * Bytes that arrived with the 101 head are put back before anyone reads.
+ * Attaching to the job container: POST /containers/{id}/attach hijacked (engine/stream/hijack.ts: the 101 upgrade
+ * form, bytes after the head put back); the connection becomes the container's stdio (raw with a TTY, multiplexed
+ * frames without).
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Engine } from '../engine/client.js';
-import { connectionError, errorFromResponse, isTls, requestTarget } from '../engine/transport.js';
 import { demuxStream } from '../engine/stream/demux.js';
+import { hijack, type HijackedStream } from '../engine/stream/hijack.js';
 
-export async function attachContainer(engine: Engine, id: string, opts: { stdin: boolean }): Promise<Duplex> {
-  const version = await engine.negotiate();
-  const ep = engine.endpoint;
-  const q = `stream=1&stdout=1&stderr=1${opts.stdin ? '&stdin=1' : ''}`;
-  const path = `/v${version}/containers/${encodeURIComponent(id)}/attach?${q}`;
-  const lib = isTls(ep) ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = lib.request({
-      ...requestTarget(ep),
-      method: 'POST',
-      path,
-      agent: false,
-      headers: { host: ep.kind === 'unix' ? 'docker' : `${ep.host}:${ep.port}`, connection: 'Upgrade', upgrade: 'tcp', 'content-length': 0 },
-    });
-    req.on('upgrade', (_res, socket, head) => {
-      if (head.length) socket.unshift(head);
-      resolve(socket);
-    });
-    req.on('response', (res) => {
-      if ((res.statusCode ?? 0) >= 300) {
-        errorFromResponse(res, 'POST /containers/{id}/attach').then(reject, reject);
-        return;
-      }
-      // a daemon that streams without upgrading (200): output only
-      resolve(res.socket);
-    });
-    req.on('error', (e) => reject(connectionError(ep, 'POST', path, e)));
-    req.end();
+export async function attachContainer(engine: Engine, id: string, opts: { stdin: boolean }): Promise<HijackedStream> {
+  return hijack(engine, {
+    path: `/containers/${encodeURIComponent(id)}/attach`,
+    query: { stream: 1, stdout: 1, stderr: 1, ...(opts.stdin ? { stdin: 1 } : {}) },
+    timeoutMs: 30_000,
   });
 }
 
@@ -49,7 +24,8 @@ export interface PumpOptions {
 }
 
 /** Moves the job's stdio until the container closes the stream. */
-export async function pumpAttach(conn: Duplex, o: PumpOptions): Promise<void> {
+export async function pumpAttach(h: HijackedStream, o: PumpOptions): Promise<void> {
+  const conn = h.stream;
   if (o.stdin) {
     const stdin = o.stdin;
     stdin.on('data', (c: Buffer) => {
@@ -60,7 +36,7 @@ export async function pumpAttach(conn: Duplex, o: PumpOptions): Promise<void> {
     });
     // half-close: the job sees EOF on stdin and can finish (`echo x | nestling run -i -- cat`)
     stdin.once('end', () => {
-      if (!o.tty) (conn as Duplex & { end(): void }).end();
+      if (!o.tty) h.closeWrite();
     });
   }
   const done = o.tty
