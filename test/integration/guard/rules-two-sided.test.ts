@@ -297,6 +297,52 @@ describe('guard rules, two-sided against the real daemon', () => {
     }
   });
 
+  it('two owners on one daemon: lists are filtered, by-name access answers 404, labels are set', async () => {
+    const other = await startGuard({ upstream: d.url, listen: `unix://${join(dir, 'o.sock')}`, owner: `${owner}-b`, policy: base });
+    try {
+      const netName = `${prefix}-net-a`;
+      const n = await send(guard.socketPath!, 'POST', '/v1.41/networks/create', JSON.stringify({ Name: netName }));
+      assert.equal(n.status, 201, n.text);
+      track('network', n);
+      const v = await send(guard.socketPath!, 'POST', '/v1.41/volumes/create', JSON.stringify({ Name: `${prefix}-vol-a` }));
+      assert.equal(v.status, 201, v.text);
+      track('volume', v);
+      const ins = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`)).text) as { Config: { Labels: Record<string, string> } };
+      assert.equal(ins.Config.Labels['io.nestling.owner'], owner);
+      // owner A sees its objects, owner B sees none of them
+      const listA = JSON.parse((await send(guard.socketPath!, 'GET', '/v1.41/containers/json?all=1')).text) as { Id: string }[];
+      assert.ok(listA.some((c) => c.Id === running));
+      assert.ok(!listA.some((c) => c.Id === foreign), 'an unlabelled container is not listed');
+      const listB = JSON.parse((await send(other.socketPath!, 'GET', '/v1.41/containers/json?all=1')).text) as { Id: string }[];
+      assert.ok(!listB.some((c) => c.Id === running));
+      const netsB = JSON.parse((await send(other.socketPath!, 'GET', '/v1.41/networks')).text) as { Name: string }[];
+      assert.ok(!netsB.some((x) => x.Name === netName));
+      const volsB = JSON.parse((await send(other.socketPath!, 'GET', '/v1.41/volumes')).text) as { Volumes: { Name: string }[] | null };
+      assert.ok(!(volsB.Volumes ?? []).some((x) => x.Name === `${prefix}-vol-a`));
+      // by name, by id, by id prefix: the daemon's own 404 wording
+      for (const ref of [`${prefix}-run`, running, running.slice(0, 12)]) {
+        const r = await send(other.socketPath!, 'GET', `/v1.41/containers/${ref}/json`);
+        assert.equal(r.status, 404, r.text);
+        assert.equal((JSON.parse(r.text) as { message: string }).message, `No such container: ${ref}`);
+      }
+      const rn = await send(other.socketPath!, 'GET', `/v1.41/networks/${netName}`);
+      assert.equal(rn.status, 404);
+      assert.equal((JSON.parse(rn.text) as { message: string }).message, `network ${netName} not found`);
+      const rv = await send(other.socketPath!, 'DELETE', `/v1.41/volumes/${prefix}-vol-a`);
+      assert.equal(rv.status, 404);
+      assert.equal((JSON.parse(rv.text) as { message: string }).message, `get ${prefix}-vol-a: no such volume`);
+      const kill = await send(other.socketPath!, 'POST', `/v1.41/containers/${running}/kill`);
+      assert.equal(kill.status, 404);
+      const ex = await send(other.socketPath!, 'POST', `/v1.41/containers/${running}/exec`, JSON.stringify({ Cmd: ['true'] }));
+      assert.equal(ex.status, 404);
+      // and the object is still there and running
+      const still = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`)).text) as { State: { Running: boolean } };
+      assert.equal(still.State.Running, true);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('the rename smuggled in a form body did not happen through the guard', async () => {
     const r = await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`);
     assert.equal(r.status, 200);
