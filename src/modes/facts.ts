@@ -24,6 +24,10 @@ export interface PrivilegeFacts {
 export interface UsernsFacts {
   ok: boolean;
   reason: string;
+  /** probed: Docker's default seccomp profile refuses what rootlesskit needs (undefined: not probed) */
+  needsSeccompUnconfined?: boolean | undefined;
+  /** probed: masked /proc paths stop rootlesskit's new /proc (undefined: not probed) */
+  needsSystempaths?: boolean | undefined;
 }
 
 export interface HostFacts {
@@ -154,29 +158,46 @@ export async function probePrivilege(engine: Engine, facts: HostFacts, opts: Pro
   return { granted: false, reason, caps: caps.length ? caps : [...known], missing };
 }
 
-/** Rootless needs user namespaces in an unprivileged container (seccomp unconfined) and /dev/net/tun. */
+/** What rootlesskit does first: a user namespace with its own mount and pid namespaces and a fresh /proc. */
+const USERNS_SCRIPT = 'unshare -U -r -m -p -f --mount-proc true 2>&1 || { echo "userns: unshare -U -m -p --mount-proc failed"; exit 3; }';
+
+/**
+ * Rootless needs user namespaces in an unprivileged container and /dev/net/tun. With everything relaxed that the
+ * rootless mode may relax, the probe must pass (else the mode is not applicable); then two more probes tell
+ * whether this host needs seccomp=unconfined (Docker's default profile may allow the calls) and
+ * systempaths=unconfined (masked /proc paths may not stop a new /proc), so the mode relaxes only what is needed.
+ */
 export async function probeUserns(engine: Engine, opts: ProbeOptions): Promise<UsernsFacts> {
-  const r = await runProbe(
-    engine,
-    probeName(),
-    {
-      Image: opts.image,
-      User: '0',
-      Entrypoint: ['sh', '-c', 'unshare -U true 2>&1 || { echo "userns: unshare -U failed"; exit 3; }; test -c /dev/net/tun || { echo "no /dev/net/tun"; exit 4; }; echo ok'],
-      Labels: { ...opts.labels, [Labels.role]: 'probe' },
-      HostConfig: {
-        NetworkMode: 'none',
-        SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
-        MaskedPaths: [],
-        ReadonlyPaths: [],
-        Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
+  const probe = (script: string, seccomp: boolean, systempaths: boolean) =>
+    runProbe(
+      engine,
+      probeName(),
+      {
+        Image: opts.image,
+        User: '0',
+        Entrypoint: ['sh', '-c', script],
+        Labels: { ...opts.labels, [Labels.role]: 'probe' },
+        HostConfig: {
+          NetworkMode: 'none',
+          SecurityOpt: [...(seccomp ? ['seccomp=unconfined'] : []), 'apparmor=unconfined'],
+          ...(systempaths ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
+          Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
+        },
       },
-    },
-    opts.signal,
-  );
+      opts.signal,
+    );
+  const r = await probe(`${USERNS_SCRIPT}; test -c /dev/net/tun || { echo "no /dev/net/tun"; exit 4; }; echo ok`, true, true);
   if (r.startError) return { ok: false, reason: `the probe could not start: ${r.startError.engineMessage ?? r.startError.message}` };
-  if (r.exitCode === 0) return { ok: true, reason: 'user namespaces work in an unprivileged container with seccomp=unconfined, and /dev/net/tun exists' };
-  return { ok: false, reason: r.output.trim() || `probe exit ${r.exitCode}` };
+  if (r.exitCode !== 0) return { ok: false, reason: r.output.trim() || `probe exit ${r.exitCode}` };
+  const [underSeccomp, underMasks] = await Promise.all([probe(USERNS_SCRIPT, false, true), probe(USERNS_SCRIPT, true, false)]);
+  const needsSeccompUnconfined = underSeccomp.startError !== undefined || underSeccomp.exitCode !== 0;
+  const needsSystempaths = underMasks.startError !== undefined || underMasks.exitCode !== 0;
+  return {
+    ok: true,
+    reason: 'user namespaces (with mount and pid namespaces and a new /proc) work in an unprivileged container, and /dev/net/tun exists',
+    needsSeccompUnconfined,
+    needsSystempaths,
+  };
 }
 
 /**

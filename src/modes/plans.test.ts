@@ -146,6 +146,19 @@ describe('plans (pure data)', () => {
     assert.ok(p.relaxed.length >= 3);
   });
 
+  it('rootless relaxes seccomp and systempaths only when the probes say the host needs them', () => {
+    const needed = modeByName('rootless').plan(opts({ mode: 'rootless' }), ctx(fakeFacts({ userns: { ok: true, reason: 'ok', needsSeccompUnconfined: true, needsSystempaths: true } })));
+    assert.deepEqual(needed.containers[0]!.body.HostConfig.SecurityOpt, ['seccomp=unconfined']);
+    assert.deepEqual(needed.containers[0]!.body.HostConfig.MaskedPaths, []);
+    assert.ok(needed.relaxed.some((r) => /probed on this host/.test(r.why)));
+    const notNeeded = modeByName('rootless').plan(opts({ mode: 'rootless' }), ctx(fakeFacts({ userns: { ok: true, reason: 'ok', needsSeccompUnconfined: false, needsSystempaths: false } })));
+    assert.deepEqual(notNeeded.containers[0]!.body.HostConfig.SecurityOpt, []);
+    assert.equal(notNeeded.containers[0]!.body.HostConfig.MaskedPaths, undefined);
+    assert.ok(!notNeeded.relaxed.some((r) => /seccomp|systempaths/.test(r.what)));
+    assert.ok(notNeeded.notes.some((n) => /seccomp not relaxed/.test(n)));
+    assert.ok(notNeeded.notes.some((n) => /systempaths not relaxed/.test(n)));
+  });
+
   it('rootless is not applicable when the user-namespace probe failed', () => {
     const d = modeByName('rootless').detect(fakeFacts({ userns: { ok: false, reason: 'userns: unshare -U failed' } }));
     assert.equal(d.applicable, false);

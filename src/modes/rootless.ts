@@ -61,10 +61,18 @@ export const rootless: Mode = {
     const securityOpt: string[] = [];
     const lsmRelaxed: { what: string; why: string }[] = [];
     const lsmNotes: string[] = [];
-    if (lsm('seccomp')) {
+    const u = ctx.facts.userns;
+    if (!lsm('seccomp')) lsmNotes.push('seccomp is not enabled on this engine: nothing to relax');
+    else if (u?.needsSeccompUnconfined === false) lsmNotes.push("probed: Docker's default seccomp profile allows what rootlesskit needs on this host: seccomp not relaxed");
+    else {
       securityOpt.push('seccomp=unconfined');
-      lsmRelaxed.push({ what: 'seccomp=unconfined', why: "Docker's default seccomp profile refuses unshare(CLONE_NEWUSER), which rootlesskit needs to build the user namespace" });
-    } else lsmNotes.push('seccomp is not enabled on this engine: nothing to relax');
+      lsmRelaxed.push({
+        what: 'seccomp=unconfined',
+        why: `Docker's default seccomp profile refuses unshare(CLONE_NEWUSER), which rootlesskit needs to build the user namespace${u?.needsSeccompUnconfined ? ' (probed on this host)' : ''}`,
+      });
+    }
+    const systempaths = u?.needsSystempaths !== false;
+    if (!systempaths) lsmNotes.push('probed: masked /proc paths do not stop a new /proc on this host: systempaths not relaxed');
     if (lsm('apparmor')) {
       securityOpt.push('apparmor=unconfined');
       lsmRelaxed.push({ what: 'apparmor=unconfined', why: 'the docker-default AppArmor profile denies the mount calls rootlesskit makes (a new /proc, its bind mounts)' });
@@ -79,13 +87,19 @@ export const rootless: Mode = {
       extraEnv: ids ? [`NESTLING_ROOTLESS_UID=${ids.uid}`, `NESTLING_ROOTLESS_GID=${ids.gid}`] : [],
       hostConfig: {
         SecurityOpt: securityOpt,
-        MaskedPaths: [],
-        ReadonlyPaths: [],
+        ...(systempaths ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
         Devices: [{ PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
       },
       relaxed: [
         ...lsmRelaxed,
-        { what: 'systempaths=unconfined (no masked or read-only /proc, /sys paths)', why: 'rootlesskit mounts a new /proc, which the kernel refuses while /proc has masking over-mounts' },
+        ...(systempaths
+          ? [
+              {
+                what: 'systempaths=unconfined (no masked or read-only /proc, /sys paths)',
+                why: `rootlesskit mounts a new /proc, which the kernel refuses while /proc has masking over-mounts${u?.needsSystempaths ? ' (probed on this host)' : ''}`,
+              },
+            ]
+          : []),
         { what: '/dev/net/tun', why: 'slirp4netns gives the rootless daemon its network through a tap device' },
         { what: 'no capability added, no --privileged; the container starts as uid 0 with Docker\'s default set only', why: 'to hand /dev/net/tun and the data root to the rootless user, then drop every privilege (setpriv)' },
       ],

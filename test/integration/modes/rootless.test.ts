@@ -4,6 +4,7 @@ import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
 import { imageExists, runProbe } from '../../../src/modes/engine-ops.js';
+import { probeUserns } from '../../../src/modes/facts.js';
 import { LocalImages } from '../../../src/images/local.js';
 import { Labels } from '../../../src/util/labels.js';
 import { buildAndRunScript, leftovers, NOTHING, runJobForTest } from './helpers.js';
@@ -42,6 +43,15 @@ describe('mode rootless (real engine, local images)', () => {
     assert.equal(r.summary.relaxed.some((x) => /apparmor/.test(x.what)), info.SecurityOptions.some((o) => o.startsWith('name=apparmor')));
     assert.ok(r.summary.relaxed.some((x) => /no capability added/.test(x.what)));
     assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
+  });
+
+  it('the user-namespace probe finds what this host needs, in agreement with the direct checks below', async (t) => {
+    if (!hasImage) return t.skip(`${LocalImages.dindRootless} is not built`);
+    const u = await probeUserns(d.engine, { image: LocalImages.dindRootless, labels: { [Labels.managed]: 'true', [Labels.run]: prefix } });
+    assert.equal(u.ok, true, u.reason);
+    // on this host (Docker 20.10's default seccomp profile, masked /proc): both are needed, as the next tests show
+    assert.equal(u.needsSeccompUnconfined, true);
+    assert.equal(u.needsSystempaths, true);
   });
 
   it('the relaxations are needed: under Docker\'s default seccomp profile a user namespace cannot be made; unconfined it can', async () => {
