@@ -95,3 +95,25 @@ test('schema sanity: no Config field collides with a HostConfig field (20.10 rea
     assert.equal(new Set(folded).size, folded.length, `fold collision in ${name}`);
   }
 });
+
+test('fuzz: random bytes and mutated bodies only ever fail with GoJsonError', () => {
+  let s = 777;
+  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const seed = Buffer.from('{"Image":"x","HostConfig":{"Binds":["/a:/b"],"Privileged":false,"Memory":5,"Sysctls":{"net.x":"1"}},"Cmd":["a","b"],"Labels":{"k":"\\u00e9"}}');
+  let ok = 0;
+  for (let i = 0; i < 4000; i++) {
+    const b = Buffer.from(seed);
+    const n = 1 + Math.floor(r() * 4);
+    for (let k = 0; k < n; k++) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+    try {
+      const v = readGoBody(b, 'container-create');
+      // what was read serialises to JSON that reads back to the same canonical form
+      const once = serializeGo(v);
+      assert.equal(serializeGo(readGoBody(Buffer.from(once), 'container-create')), once);
+      ok++;
+    } catch (e) {
+      if (!(e instanceof GoJsonError)) throw e;
+    }
+  }
+  assert.ok(ok > 100, `only ${ok} mutated bodies were readable`);
+});

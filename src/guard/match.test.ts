@@ -117,3 +117,21 @@ test('route ids are unique and kebab-case', () => {
   assert.equal(new Set(ids).size, ids.length);
   for (const id of ids) assert.match(id, /^[a-z][a-z0-9-]*$/);
 });
+
+test('fuzz: random targets never throw; an accepted target re-serialises to one that reads back the same', () => {
+  let s = 12345;
+  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const alphabet = ['/', '%', '2', 'e', 'E', 'f', 'F', '.', '?', '&', '=', ';', '+', ' ', '#', 'v', '1', '4', 'a', 'ſ', '\u0000', 'é', 'containers', 'json', 'images', '{', '}', ':', '@', '%2F', '%25', '%zz', '..'];
+  for (let i = 0; i < 3000; i++) {
+    let t = r() < 0.9 ? '/' : '';
+    const n = Math.floor(r() * 12);
+    for (let k = 0; k < n; k++) t += alphabet[Math.floor(r() * alphabet.length)] ?? '';
+    const c = canonicalizeTarget(t);
+    if (isDenial(c)) continue;
+    matchRoute('GET', c.path);
+    const again = canonicalizeTarget(serializeTarget(c.path, c.apiVersion, c.query));
+    assert.ok(!isDenial(again), `${JSON.stringify(t)} -> ${serializeTarget(c.path, c.apiVersion, c.query)}`);
+    assert.equal(again.path, c.path);
+    assert.deepEqual([...again.query], [...c.query]);
+  }
+});

@@ -177,10 +177,28 @@ export function compileTemplate(template: string): { re: RegExp; names: string[]
 
 const COMPILED: readonly Compiled[] = ROUTES.map((route) => ({ route, ...compileTemplate(route.path) }));
 
+/** The first path segment of a template or path ("" when it starts with a variable). */
+function firstSegment(p: string): string {
+  const end = p.indexOf('/', 1);
+  const seg = end < 0 ? p.slice(1) : p.slice(1, end);
+  return seg.includes('{') ? '' : seg;
+}
+
+/** Routes by first segment, each list in registration order (every template starts with a literal segment). */
+const BY_FIRST_SEGMENT: ReadonlyMap<string, readonly Compiled[]> = (() => {
+  const m = new Map<string, Compiled[]>();
+  for (const c of COMPILED) {
+    const k = firstSegment(c.route.path);
+    if (k === '') throw new Error(`route ${c.route.id}: a template must start with a literal segment`);
+    m.set(k, [...(m.get(k) ?? []), c]);
+  }
+  return m;
+})();
+
 /** Finds the route for a canonical (version-less) path, in registration order. */
 export function matchRoute(method: string, path: string): RouteMatch | Denial {
   let pathMatched: RouteDef | undefined;
-  for (const c of COMPILED) {
+  for (const c of BY_FIRST_SEGMENT.get(firstSegment(path)) ?? []) {
     const m = c.re.exec(path);
     if (!m) continue;
     if (c.route.method !== method) {
@@ -192,7 +210,7 @@ export function matchRoute(method: string, path: string): RouteMatch | Denial {
     return { route: c.route, params };
   }
   if (pathMatched) return deny(405, 'method-not-allowed', `${method} ${path}`);
-  return { ...deny(403, 'unknown-route', `${method} ${path}`), status: 403 };
+  return deny(403, 'unknown-route', `${method} ${path}`);
 }
 
 function encodePathGo(p: string): string {
