@@ -67,6 +67,11 @@ export interface OwnershipOracle {
   lookup(kind: ObjectKind, idOrName: string, signal?: AbortSignal): Promise<OwnedRef | undefined>;
   /** For image tags: does this reference exist, and was it created/tagged by this owner? */
   lookupImageRef(ref: string, signal?: AbortSignal): Promise<OwnedRef | undefined>;
+  /**
+   * Optional (added by the decider): how many objects of a kind this owner has now (for containers: all states).
+   * Needed to enforce policy quotas.containersPerJob; without it such a policy refuses container creates.
+   */
+  countOwned?(kind: ObjectKind, signal?: AbortSignal): Promise<number>;
 }
 
 /** Job path -> host path translation for bind sources (from --map, or discovered from the job container). */

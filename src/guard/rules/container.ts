@@ -100,6 +100,12 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
     const existing = await ctx.oracle.lookup('container', name.replace(/^\//, ''), ctx.signal);
     if (existing && !existing.owned) return denied('name-conflict', 'name', name, route, 409);
   }
+  const perJob = ctx.policy.quotas.containersPerJob;
+  if (perJob !== undefined) {
+    if (!ctx.oracle.countOwned) return denied('quota', 'containersPerJob', `${perJob} (this guard cannot count containers)`, route);
+    const n = await ctx.oracle.countOwned('container', ctx.signal);
+    if (n >= perJob) return denied('quota', 'containersPerJob', `${perJob} (the job has ${n})`, route);
+  }
   // Always send an inner HostConfig: 20.10 daemons otherwise read deprecated top-level HostConfig fields.
   const hc = asObject(body.HostConfig) ?? newObject();
   body.HostConfig = hc;

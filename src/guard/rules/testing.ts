@@ -34,6 +34,7 @@ export function fakeContext(w: FakeWorld = {}): DecideContext {
     oracle: {
       lookup: (kind: ObjectKind, idOrName: string) => Promise.resolve(w.objects?.[kind]?.[idOrName]),
       lookupImageRef: (ref: string) => Promise.resolve(w.images?.[ref]),
+      countOwned: (kind: ObjectKind) => Promise.resolve(Object.values(w.objects?.[kind] ?? {}).filter((r) => r.owned).length),
     },
   };
 }
