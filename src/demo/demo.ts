@@ -1,32 +1,16 @@
 /**
- * `nestling demo`: proves the whole chain on this machine. It makes sure an engine is reachable (starting a private
- * dockerd when none is and it may), builds the local images if missing, then runs a containerized job that itself
- * runs `docker version`, `docker build` and `docker run` through the engine, and reports each step.
+ * `nestling demo`: the script every demo job runs, and how a mode's run is summarised. The CLI command
+ * (cli/commands/demo.ts) makes sure an engine is reachable, builds the local images, and runs this job through
+ * `nestling run --mode M` for every mode this host supports.
  */
-import { PassThrough } from 'node:stream';
-import { randomBytes } from 'node:crypto';
-import type { Engine } from '../engine/client.js';
-import { demuxStream } from '../engine/stream/demux.js';
-import { buildBusyboxImage, buildCliImage, LocalImages } from '../images/local.js';
-import { Labels } from '../util/labels.js';
-import type { ProgressFn } from '../util/log.js';
+import { LocalImages } from '../images/local.js';
 
-export interface DemoStep {
-  step: string;
-  ok: boolean;
-  ms: number;
-  detail?: string;
-}
+export const DEMO_MODES = ['dood', 'guarded', 'dind', 'rootless', 'sysbox'] as const;
+export type DemoMode = (typeof DEMO_MODES)[number];
 
-export interface DemoResult {
-  engine: string;
-  mode: string;
-  exitCode: number;
-  steps: DemoStep[];
-  output: string;
-}
-
-export const DEMO_SCRIPT = (tag: string) => `set -e
+/** What the job runs: docker version, a build from a local base image, and a run of what it built. */
+export function demoScript(tag: string): string {
+  return `set -e
 echo '$ docker version'
 docker version --format 'client {{.Client.Version}}, server {{.Server.Version}} (API {{.Server.APIVersion}})'
 mkdir -p /tmp/ctx && cd /tmp/ctx
@@ -37,72 +21,30 @@ echo '$ docker run --rm ${tag}'
 docker run --rm ${tag}
 docker rmi -f ${tag} >/dev/null
 `;
+}
 
-/** Runs the demo job by DooD on `engine`, whose socket path inside the job is /var/run/docker.sock. */
-export async function runDooDDemo(
-  engine: Engine,
-  hostSocketPath: string,
-  opts: { progress: ProgressFn; onOutput: (chunk: Buffer, stream: 'stdout' | 'stderr') => void; signal?: AbortSignal | undefined },
-): Promise<Omit<DemoResult, 'engine'>> {
-  const steps: DemoStep[] = [];
-  const step = async <T>(name: string, fn: () => Promise<T>, detail?: (t: T) => string): Promise<T> => {
-    const t0 = Date.now();
-    opts.progress({ task: 'demo', message: name });
-    try {
-      const r = await fn();
-      steps.push({ step: name, ok: true, ms: Date.now() - t0, ...(detail ? { detail: detail(r) } : {}) });
-      return r;
-    } catch (e) {
-      steps.push({ step: name, ok: false, ms: Date.now() - t0, detail: (e as Error).message });
-      throw e;
-    }
-  };
-  await step('build local images', async () => [await buildBusyboxImage(engine, { signal: opts.signal }), await buildCliImage(engine, { signal: opts.signal })], (r) => r.join(', '));
-  const runId = randomBytes(4).toString('hex');
-  const tag = `nestling-demo-${runId}:latest`;
-  const { Id: id } = await step('create job container', () =>
-    engine.json<{ Id: string }>({
-      method: 'POST',
-      path: '/containers/create',
-      query: { name: `nestling-demo-${runId}` },
-      body: {
-        Image: LocalImages.cli,
-        Cmd: ['sh', '-c', DEMO_SCRIPT(tag)],
-        Env: ['DOCKER_HOST=unix:///var/run/docker.sock'],
-        Labels: { [Labels.managed]: 'true', [Labels.run]: runId, [Labels.role]: 'job' },
-        HostConfig: { Binds: [`${hostSocketPath}:/var/run/docker.sock`] },
-      },
-      signal: opts.signal,
-    }),
-  );
-  let output = '';
-  let exitCode = -1;
-  try {
-    await step('start job (DooD: host socket mounted)', () => engine.call({ method: 'POST', path: `/containers/${id}/start`, signal: opts.signal }));
-    const res = await engine.request({
-      method: 'GET',
-      path: `/containers/${id}/logs`,
-      query: { follow: true, stdout: true, stderr: true },
-      signal: opts.signal,
-    });
-    const out = new PassThrough();
-    const err = new PassThrough();
-    out.on('data', (c: Buffer) => {
-      output += c.toString();
-      opts.onOutput(c, 'stdout');
-    });
-    err.on('data', (c: Buffer) => {
-      output += c.toString();
-      opts.onOutput(c, 'stderr');
-    });
-    await demuxStream(res, out, err);
-    const w = await step('wait for the job', () =>
-      engine.json<{ StatusCode: number }>({ method: 'POST', path: `/containers/${id}/wait`, signal: opts.signal }),
-    );
-    exitCode = w.StatusCode;
-  } finally {
-    await step('remove job container', () => engine.call({ method: 'DELETE', path: `/containers/${id}`, query: { force: true, v: true } }));
-    await engine.call({ method: 'DELETE', path: `/images/${encodeURIComponent(tag)}`, query: { force: true } }).catch(() => {});
+/** The `nestling run` arguments for one mode's demo job (local images; the base image preloaded into inner daemons). */
+export function demoRunArgs(mode: DemoMode, tag: string): string[] {
+  const inner = mode === 'dind' || mode === 'rootless' || mode === 'sysbox';
+  return ['run', '--mode', mode, '--images', 'local', ...(inner ? ['--preload', LocalImages.busybox] : []), '--', 'sh', '-c', demoScript(tag)];
+}
+
+export interface DemoModeResult {
+  mode: DemoMode;
+  status: 'ok' | 'failed' | 'not-applicable';
+  exitCode: number;
+  ms: number;
+  /** the job's last lines, or why the mode does not apply here */
+  detail: string;
+}
+
+/** Exit code 3 from `nestling run` means the mode does not apply on this host (e.g. no Sysbox runtime). */
+export function classifyRun(mode: DemoMode, exitCode: number, ms: number, stdout: string, stderr: string): DemoModeResult {
+  const lastLine = (s: string) => s.trim().split('\n').filter(Boolean).slice(-1)[0] ?? '';
+  if (exitCode === 0) return { mode, status: 'ok', exitCode, ms, detail: lastLine(stdout) };
+  if (exitCode === 3) {
+    const why = stderr.split('\n').find((l) => l.startsWith('nestling: ')) ?? lastLine(stderr);
+    return { mode, status: 'not-applicable', exitCode, ms, detail: why.replace(/^nestling: /, '') };
   }
-  return { mode: 'dood', exitCode, steps, output };
+  return { mode, status: 'failed', exitCode, ms, detail: lastLine(stderr) || lastLine(stdout) };
 }
