@@ -1,23 +1,20 @@
 #!/usr/bin/env node
-/** Entry point: the only place that touches process.exitCode and signals. */
+/**
+ * Entry point: the only place that touches process.exitCode and signals. One exit policy (docs/exit-codes.md):
+ * a NestlingError exits with its category's code after `nestling: <message>` + `hint: <hint>` (JSON with --json);
+ * anything else is a bug: exit 1 with "please report" and the versions, never a bare stack trace (the stack is shown
+ * with NESTLING_DEBUG=1).
+ */
 import { CommanderError } from 'commander';
-import { createCliContext } from './context.js';
+import { createCliContext, type CliContext } from './context.js';
 import { buildProgram, fromCommanderError } from './program.js';
 import { renderError } from './render/errors.js';
+import { injectedFault } from './render/fault.js';
 
-async function main(argv: string[]): Promise<number> {
-  const ac = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(130); // a second Ctrl-C: the user means it
-    ac.abort(Object.assign(new Error(`interrupted by ${sig}`), { name: 'AbortError', signal: sig }));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const ctx = createCliContext(ac.signal);
+async function main(argv: string[], ctx: CliContext): Promise<number> {
   const json = argv.includes('--json');
   try {
+    injectedFault(ctx.env);
     const program = await buildProgram(ctx);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -28,14 +25,32 @@ async function main(argv: string[]): Promise<number> {
       return renderError(ctx, mapped, json);
     }
     return renderError(ctx, e, json);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 
-main(process.argv.slice(2)).then(
+const ac = new AbortController();
+let signals = 0;
+const onSignal = (sig: NodeJS.Signals) => {
+  signals++;
+  if (signals > 1) process.exit(130); // a second Ctrl-C: the user means it
+  ac.abort(Object.assign(new Error(`interrupted by ${sig}`), { name: 'AbortError', signal: sig }));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+const ctx = createCliContext(ac.signal);
+const argv = process.argv.slice(2);
+// An error thrown where no one awaits it (a stray callback) is still a bug report, not a stack trace.
+const onStray = (e: unknown) => {
+  process.exitCode = renderError(ctx, e, argv.includes('--json'));
+  process.exit();
+};
+process.on('uncaughtException', onStray);
+process.on('unhandledRejection', onStray);
+
+main(argv, ctx).then(
   (code) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     process.exitCode = code;
   },
   (e: unknown) => {

@@ -20,7 +20,7 @@ import { configError, usageError } from '../util/errors.js';
 import type { Env } from '../util/env.js';
 import type { EngineEndpoint, TlsMaterial } from './transport.js';
 import { DEFAULT_SOCKET, DEFAULT_TLS_PORT, parseHostUrl } from './host-url.js';
-import { DEFAULT_CONTEXT, configCurrentContext, dockerConfigDir, readContextEndpoint } from './contexts.js';
+import { DEFAULT_CONTEXT, configCurrentContext, dockerConfigDir, readContextEndpoint, resolveContextEndpoint } from './contexts.js';
 
 export { DEFAULT_SOCKET, parseHostUrl } from './host-url.js';
 
@@ -147,7 +147,8 @@ export function resolveEndpoint(input: ResolveInput, resolveContext?: ContextRes
   }
 
   if (name !== DEFAULT_CONTEXT) {
-    if (resolveContext) {
+    // The built-in store is read here directly (so messages say where the name came from); a custom hook gets the name.
+    if (resolveContext && resolveContext !== resolveContextEndpoint) {
       const r = resolveContext({ ...input, context: name });
       candidates.push(r.candidate);
       if (r.endpoint) return { endpoint: r.endpoint, candidates, context: name, warnings };
