@@ -138,3 +138,18 @@ describe('doctor on fake trees', () => {
     assert.equal(byId(r, 'socket')[0]?.status, 'unknown');
   });
 });
+
+describe('certificate validity', () => {
+  it('short-lived certificates warn only in the last fifth of their life; expired ones fail', async () => {
+    const { checkValidity } = await import('./probes/tls.js');
+    const cert = (from: string, to: string) => ({ validFrom: from, validTo: to }) as unknown as import('node:crypto').X509Certificate;
+    const sevenDays = cert('Jan  1 00:00:00 2026 GMT', 'Jan  8 00:00:00 2026 GMT');
+    assert.equal(checkValidity(sevenDays, 'c', new Date('2026-01-02T00:00:00Z')), undefined);
+    assert.equal(checkValidity(sevenDays, 'c', new Date('2026-01-07T00:00:00Z'))?.status, 'warn');
+    assert.equal(checkValidity(sevenDays, 'c', new Date('2026-01-09T00:00:00Z'))?.status, 'fail');
+    assert.equal(checkValidity(sevenDays, 'c', new Date('2025-12-31T00:00:00Z'))?.status, 'fail');
+    const year = cert('Jan  1 00:00:00 2026 GMT', 'Jan  1 00:00:00 2027 GMT');
+    assert.equal(checkValidity(year, 'c', new Date('2026-11-01T00:00:00Z')), undefined);
+    assert.match(checkValidity(year, 'c', new Date('2026-12-15T00:00:00Z'))?.found ?? '', /expires in 17 days/);
+  });
+});

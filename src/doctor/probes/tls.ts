@@ -56,8 +56,15 @@ export function checkValidity(c: X509Certificate, what: string, now: Date): Outc
   const to = new Date(c.validTo);
   if (from.getTime() > now.getTime()) return { status: 'fail', found: `${what} is not valid before ${from.toISOString()}`, fix: 'check the clock of both machines, or reissue it' };
   if (to.getTime() <= now.getTime()) return { status: 'fail', found: `${what} expired on ${to.toISOString()}`, why: 'TLS handshakes fail', fix: 'reissue the certificates (nestling certs --dir DIR)' };
-  const days = Math.floor((to.getTime() - now.getTime()) / DAY);
-  if (days < 30) return { status: 'warn', found: `${what} expires in ${days} days (${to.toISOString()})`, fix: 'reissue the certificates before they expire' };
+  // Short-lived certificates (nestling's DinD certificates live days) warn in the last fifth of their life;
+  // long-lived ones in their last 30 days.
+  const left = to.getTime() - now.getTime();
+  const lifetime = to.getTime() - from.getTime();
+  const threshold = Math.min(30 * DAY, Math.max(3600_000, lifetime * 0.2));
+  if (left < threshold) {
+    const when = left >= DAY ? `${Math.floor(left / DAY)} days` : `${Math.max(1, Math.floor(left / 3600_000))} hours`;
+    return { status: 'warn', found: `${what} expires in ${when} (${to.toISOString()})`, fix: 'reissue the certificates before they expire' };
+  }
   return undefined;
 }
 
