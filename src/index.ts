@@ -5,6 +5,11 @@ export { Engine, negotiateApiVersion, MIN_API_VERSION, MAX_API_VERSION } from '.
 export type { EngineEndpoint, TlsMaterial } from './engine/transport.js';
 export { resolveEndpoint, parseHostUrl } from './engine/resolve.js';
 export { resolveContextEndpoint } from './engine/contexts.js';
+export * as endpoints from './engine/endpoints/index.js';
+export type * as EngineTypes from './engine/types/index.js';
+export { demuxStream, FrameParser, encodeFrame } from './engine/stream/demux.js';
+export { hijack, type HijackedStream } from './engine/stream/hijack.js';
+export { followProgress, readJsonLines, JsonLinesParser } from './engine/stream/json-lines.js';
 export { startPrivateDockerd } from './engine/local-daemon.js';
 export { LocalImages } from './images/local.js';
 export { runWithMode, prepareRun, newRunId } from './modes/run.js';
