@@ -8,7 +8,7 @@ import { applyOwnerLabel, denied, requireOwned } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
 import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
-import { checkMounts } from './mounts.js';
+import { checkMounts, labelAnonymousVolumes } from './mounts.js';
 import { checkNamespaces } from './namespaces.js';
 import { checkHostPorts } from './ports.js';
 import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
@@ -116,6 +116,7 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   if (u) return u;
   const d = (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req));
   if (d) return d;
+  labelAnonymousVolumes(body, hc, ctx.owner, req.notes);
   return { body: serializeGoBuffer(body) };
 }
 

@@ -77,6 +77,43 @@ async function checkNamedVolume(name: string, field: string, ctx: DecideContext,
   return 'owned';
 }
 
+function anonymousVolumeMount(target: string, owner: string): GoObject {
+  const m = newObject();
+  m.Type = 'volume';
+  m.Target = target;
+  const vo = newObject();
+  const labels = newObject();
+  labels[Labels.owner] = owner;
+  vo.Labels = labels;
+  m.VolumeOptions = vo;
+  return m;
+}
+
+/**
+ * Config.Volumes (`docker run -v /path`): anonymous volumes the daemon creates without labels. Each one no Binds or
+ * Mounts entry already covers becomes a labelled volume Mount, so the job owns it (lists, reaping).
+ */
+export function labelAnonymousVolumes(config: GoObject, hc: GoObject, owner: string, notes: string[]): void {
+  const vols = asObject(config.Volumes);
+  if (!vols || Object.keys(vols).length === 0) return;
+  const clean = (t: string) => cleanHostPath(t.startsWith('/') ? t : `/${t}`);
+  const covered = new Set<string>();
+  for (const b of asArray(hc.Binds)) {
+    const p = parseBind(asString(b));
+    if (p) covered.add(clean(p.target));
+  }
+  for (const m of asArray(hc.Mounts)) covered.add(clean(asString(asObject(m)?.Target)));
+  const add: GoObject[] = [];
+  for (const target of Object.keys(vols)) {
+    if (!target.startsWith('/') || covered.has(clean(target))) continue;
+    add.push(anonymousVolumeMount(target, owner));
+    covered.add(clean(target));
+    delete vols[target];
+    notes.push(`volume ${target} -> labelled anonymous volume mount`);
+  }
+  if (add.length) hc.Mounts = [...asArray(hc.Mounts), ...add];
+}
+
 /** Binds as moby's linux parser splits them: `dst`, `src:dst`, `src:dst:mode`; src absolute = bind, else volume. */
 export function parseBind(raw: string): { source: string; target: string; mode: string | undefined } | undefined {
   const arr = raw.split(':');
@@ -104,7 +141,13 @@ export async function checkMounts(hc: GoObject, ctx: DecideContext, route: Route
       if (isDenial(r)) return r;
       newBinds.push([r, p.target, ...(p.mode !== undefined ? [p.mode] : [])].join(':'));
     } else if (p.source === '') {
-      newBinds.push(raw); // anonymous volume
+      // an anonymous volume: as a labelled Mount, so that it is the job's (listed, reaped)
+      if (p.mode !== undefined) {
+        newBinds.push(raw);
+        continue;
+      }
+      extraMounts.push(anonymousVolumeMount(p.target, ctx.owner));
+      notes.push(`bind ${raw} -> labelled anonymous volume mount`);
     } else {
       const st = await checkNamedVolume(p.source, `HostConfig.Binds[${i}]`, ctx, route);
       if (isDenial(st)) return st;

@@ -309,6 +309,18 @@ describe('guard rules, two-sided against the real daemon', () => {
       track('volume', v);
       const ins = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/containers/${running}/json`)).text) as { Config: { Labels: Record<string, string> } };
       assert.equal(ins.Config.Labels['io.nestling.owner'], owner);
+      // anonymous volumes (docker run -v /anon) and new named ones in Binds are created with the owner label
+      const av = await send(guard.socketPath!, 'POST', `/v1.41/containers/create?name=${prefix}-anon`, JSON.stringify({ Image: IMAGE, Volumes: { '/anon': {} }, HostConfig: { Binds: [`${prefix}-vol-new:/new`] } }));
+      assert.equal(av.status, 201, av.text);
+      track('container', av);
+      cleanup.add('volume', `${prefix}-vol-new`);
+      const avi = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/containers/${(JSON.parse(av.text) as { Id: string }).Id}/json`)).text) as { Mounts: { Name: string; Destination: string }[] };
+      assert.equal(avi.Mounts.length, 2);
+      for (const m of avi.Mounts) {
+        cleanup.add('volume', m.Name);
+        const vi = JSON.parse((await send(d.socketPath, 'GET', `/v1.41/volumes/${m.Name}`)).text) as { Labels: Record<string, string> | null };
+        assert.equal(vi.Labels?.['io.nestling.owner'], owner, `volume for ${m.Destination}`);
+      }
       // owner A sees its objects, owner B sees none of them
       const listA = JSON.parse((await send(guard.socketPath!, 'GET', '/v1.41/containers/json?all=1')).text) as { Id: string }[];
       assert.ok(listA.some((c) => c.Id === running));
