@@ -103,6 +103,19 @@ describe('exit 2: usage, configuration', () => {
     const r = await runCli(['images', 'build'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: join(tmp, 'no-certs') } });
     assertRendered(r, 2, /cannot read .*no-certs\/ca\.pem \(ENOENT\)/);
   });
+  test('an unreadable cert file (key.pem 0600 root, read as nobody)', { skip: process.getuid?.() !== 0 ? 'spawning as another user needs root' : false }, async () => {
+    const certs = join(tmp, 'certs-unreadable');
+    mkdirSync(certs, { recursive: true });
+    chmodSync(certs, 0o755);
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(certs, f), 'x', { mode: f === 'key.pem' ? 0o600 : 0o644 });
+    const r = await runCli(['images', 'build'], {
+      env: { DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs },
+      home: tmp,
+      spawn: { uid: 65534, gid: 65534, cwd: tmp },
+    });
+    assertRendered(r, 2, /cannot read .*certs-unreadable\/key\.pem \(EACCES\)/);
+    assert.match(r.stderr, /^hint: check the permissions of /m);
+  });
   test('a malformed ~/.docker/config.json', async () => {
     const home = join(tmp, 'badcfg');
     mkdirSync(join(home, '.docker'), { recursive: true });
