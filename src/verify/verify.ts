@@ -26,6 +26,8 @@ export type RunFn = (req: RunRequest) => Promise<{ exitCode: number; timings: Re
 
 export interface ModeMeasurement {
   mode: VerifyMode;
+  /** the id in the names and labels of what this measurement created (nestling-verify-<id>-*) */
+  id: string;
   ran: boolean;
   /** why the mode did not run (not applicable, image missing, engine error) */
   error?: string | undefined;
@@ -101,6 +103,7 @@ export async function verifyMode(engine: Engine, mode: VerifyMode, run: RunFn, o
   };
   const base: ModeMeasurement = {
     mode,
+    id,
     ran: false,
     daemon: 'unknown',
     relationship: 'unknown',
