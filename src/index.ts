@@ -25,3 +25,11 @@ export { generateK8s, renderK8sManifest, resolveK8sSpec, buildK8sManifest, K8S_M
 export type { K8sInput, K8sSpec, K8sOutput } from './gen/k8s/index.js';
 export { generateCi, resolveCiSpec, CI_MODES, CI_PLATFORMS } from './gen/ci/index.js';
 export type { CiInput, CiSpec, CiOutput } from './gen/ci/index.js';
+export { runDoctor, doctorExitCode, renderDoctorReport, DOCTOR_SCHEMA } from './doctor/doctor.js';
+export type { DoctorReport } from './doctor/doctor.js';
+export { defaultDoctorEnvironment } from './doctor/context.js';
+export { runAudit, auditExitCode, renderAuditReport, AUDIT_SCHEMA } from './audit/audit.js';
+export type { AuditReport } from './audit/audit.js';
+export { verifyMode, verifyModes, renderVerifyTable, VERIFY_MODES } from './verify/verify.js';
+export type { ModeMeasurement } from './verify/verify.js';
+export type { Finding, Status, Severity } from './checks/model.js';
