@@ -40,8 +40,10 @@ if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$home/.local/share/docker" "/run/user/$uid"
 	chown "$uid:$gid" "$home" "$home/.local" "$home/.local/share" "$home/.local/share/docker" "/run/user/$uid"
 	chmod 0700 "/run/user/$uid"
-	if [ -n "${DOCKER_TLS_CERTDIR:-}" ] && [ -d "$DOCKER_TLS_CERTDIR/server" ]; then
-		chown -R "$uid:$gid" "$DOCKER_TLS_CERTDIR/server"
+	if [ -n "${DOCKER_TLS_CERTDIR:-}" ] && [ -f "$DOCKER_TLS_CERTDIR/server/key.pem" ] &&
+		! setpriv --reuid="$uid" --regid="$gid" --clear-groups test -r "$DOCKER_TLS_CERTDIR/server/key.pem"; then
+		chown -R "$uid:$gid" "$DOCKER_TLS_CERTDIR/server" 2>/dev/null ||
+			log "cannot hand $DOCKER_TLS_CERTDIR/server to $uid:$gid (read-only?): write it owned by that uid (nestling certs --server-owner $uid:$gid)"
 	fi
 	# slirp4netns opens /dev/net/tun as the rootless user: hosts that make it 0600 root need it handed over
 	if [ -c /dev/net/tun ]; then

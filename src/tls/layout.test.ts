@@ -73,4 +73,6 @@ test('owners hand a directory to another uid', { skip: process.getuid?.() === 0 
   }
   assert.equal(statSync(join(dir, 'server/key.pem')).uid, 1000);
   assert.equal(statSync(join(dir, 'ca/key.pem')).uid, 0);
+  assert.equal(statSync(join(dir, 'ca')).mode & 0o777, 0o700);
+  assert.equal(statSync(dir).mode & 0o777, 0o711, 'the root is traversable, not listable');
 });

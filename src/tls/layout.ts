@@ -6,7 +6,8 @@
  *   <dir>/client/ca.pem  client/cert.pem  client/key.pem   DOCKER_CERT_PATH of the client
  *
  * Directories are 0700 and private keys 0600, owned by whoever wrote them; certificates are 0644. A client (or a
- * rootless daemon) running under another uid gets its directory handed over with `owners` (chown needs root).
+ * rootless daemon) running under another uid gets its directory handed over with `owners` (chown needs root);
+ * the layout root then becomes 0711 so that uid can reach its directory without listing the others.
  * Each file is written under a temporary name with its final mode and renamed: no key is ever readable by others,
  * even for a moment. Existing files are refused unless `force` is set.
  */
@@ -131,7 +132,16 @@ export function writeDindLayout(dir: string, bundle: CertBundle, opts: WriteLayo
     }
     files.push({ path, name, mode, isKey });
   }
-  for (const [sub, owner] of Object.entries(opts.owners ?? {}) as [LayoutDir, { uid: number; gid: number }][]) {
+  const owned = Object.entries(opts.owners ?? {}) as [LayoutDir, { uid: number; gid: number }][];
+  if (owned.length) {
+    // another uid must be able to reach its directory: traverse, not list
+    try {
+      chmodSync(dir, 0o711);
+    } catch (e) {
+      throw fsError('chmod 0711', dir, e);
+    }
+  }
+  for (const [sub, owner] of owned) {
     const p = join(dir, sub);
     try {
       chownSync(p, owner.uid, owner.gid);
