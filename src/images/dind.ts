@@ -218,16 +218,19 @@ function runMmdebstrap(bin: string, args: string[], progress: ProgressFn, task: 
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
     let buf = '';
     child.stderr.setEncoding('utf8');
+    const emit = (raw: string) => {
+      const line = raw.trimEnd();
+      if (!line) return;
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+      progress({ task, message: line.length > 200 ? `${line.slice(0, 200)}...` : line });
+    };
     child.stderr.on('data', (chunk: string) => {
       buf += chunk;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
+        emit(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        if (!line) continue;
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        progress({ task, message: line.length > 200 ? `${line.slice(0, 200)}...` : line });
       }
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -240,6 +243,8 @@ function runMmdebstrap(bin: string, args: string[], progress: ProgressFn, task: 
       }
     });
     child.on('close', (code, sig) => {
+      emit(buf);
+      buf = '';
       if (code === 0) return resolve();
       if (signal?.aborted) return reject(signal.reason as Error);
       reject(

@@ -58,7 +58,11 @@ const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[
 const REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
 
 export function isImageReference(ref: string): boolean {
-  return ref.length <= 255 && REFERENCE.test(ref);
+  if (ref.length > 255 || !REFERENCE.test(ref)) return false;
+  // a first component is a registry only with a dot, a port or as localhost; else it is a (lower-case) path
+  const first = ref.split('/')[0]!;
+  const isDomain = ref.includes('/') && (/[.:]/.test(first) || first === 'localhost' || first.startsWith('['));
+  return isDomain || !/[A-Z]/.test(first);
 }
 
 export function resolveImages(opts: ResolveImagesOptions = {}): ResolvedImages {
