@@ -4,7 +4,7 @@
  * daemon, the private one gets its own bridge and leaves iptables alone.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Engine } from './client.js';
@@ -30,6 +30,19 @@ export interface PrivateDaemonOptions {
   timeoutMs?: number | undefined;
   /** Keep the directory on stop (a persistent cache of images). */
   keepDir?: boolean | undefined;
+}
+
+/** True when a dockerd process other than ours is alive on this machine (it then owns docker0 and iptables). */
+export function otherDockerdRunning(procRoot = '/proc'): boolean {
+  for (const name of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(join(procRoot, name, 'comm'), 'utf8').trim() === 'dockerd') return true;
+    } catch {
+      /* the process ended */
+    }
+  }
+  return false;
 }
 
 export function findDockerd(): string | undefined {
@@ -70,13 +83,28 @@ export async function startPrivateDockerd(opts: PrivateDaemonOptions): Promise<P
     `--pidfile=${join(dir, 'dockerd.pid')}`,
   ];
   let bridge: string | undefined;
-  if (existsSync('/sys/class/net/docker0')) {
+  let forwardRules: string[][] = [];
+  if (existsSync('/sys/class/net/docker0') && otherDockerdRunning()) {
+    // Another live daemon owns docker0 and the iptables chains: this one gets its own bridge and address pool in a
+    // random 10.X.0.0/16, leaves iptables to the other, and only lets its own subnet through FORWARD (the other
+    // daemon sets the FORWARD policy to DROP, and br_netfilter sends bridged traffic through it).
     bridge = `nst${randomBytes(4).toString('hex')}`;
-    const octet = 64 + (randomBytes(1)[0]! % 128);
+    const pool = `10.${100 + (randomBytes(1)[0]! % 100)}`;
     execFileSync('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
-    execFileSync('ip', ['addr', 'add', `10.213.${octet}.1/24`, 'dev', bridge]);
+    execFileSync('ip', ['addr', 'add', `${pool}.0.1/24`, 'dev', bridge]);
     execFileSync('ip', ['link', 'set', bridge, 'up']);
-    args.push(`--bridge=${bridge}`, '--iptables=false', '--ip6tables=false');
+    args.push(`--bridge=${bridge}`, '--iptables=false', '--ip6tables=false', `--default-address-pool=base=${pool}.0.0/16,size=24`);
+    forwardRules = [
+      ['FORWARD', '-s', `${pool}.0.0/16`, '-j', 'ACCEPT'],
+      ['FORWARD', '-d', `${pool}.0.0/16`, '-j', 'ACCEPT'],
+    ];
+    for (const r of forwardRules) {
+      try {
+        execFileSync('iptables', ['-I', ...r], { stdio: 'ignore' });
+      } catch {
+        /* no iptables: nothing filters the bridge either */
+      }
+    }
   }
   args.push(...(opts.extraArgs ?? []));
   const fd = openSync(logFile, 'a', 0o600);
@@ -86,6 +114,13 @@ export async function startPrivateDockerd(opts: PrivateDaemonOptions): Promise<P
   const ep = parseHostUrl(`unix://${socketPath}`, 'private dockerd');
   const engine = new Engine(ep);
   const cleanupBridge = () => {
+    for (const r of forwardRules) {
+      try {
+        execFileSync('iptables', ['-D', ...r], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    }
     if (!bridge) return;
     try {
       execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
