@@ -46,5 +46,7 @@ export function classifyRun(mode: DemoMode, exitCode: number, ms: number, stdout
     const why = stderr.split('\n').find((l) => l.startsWith('nestling: ')) ?? lastLine(stderr);
     return { mode, status: 'not-applicable', exitCode, ms, detail: why.replace(/^nestling: /, '') };
   }
-  return { mode, status: 'failed', exitCode, ms, detail: lastLine(stderr) || lastLine(stdout) };
+  // The teardown line comes last on a failure: show what went wrong before it.
+  const lines = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('nestling: removed '));
+  return { mode, status: 'failed', exitCode, ms, detail: lines.slice(-3).join(' | ') || lastLine(stdout) };
 }
