@@ -56,7 +56,9 @@ export const PodPaths = {
   /** the node's engine socket, as mounted into the guard (guarded mode) */
   hostEngineDir: '/nestling/host-engine',
   dockerData: '/var/lib/docker',
-  rootlessData: '/home/rootless/.local/share/docker',
+  /** the parent of the rootless daemon's data root: dockerd creates (and chmods) `docker` in it itself, which it
+   * cannot do to a root-owned emptyDir mount point */
+  rootlessData: '/home/rootless/.local/share',
 } as const;
 
 /**

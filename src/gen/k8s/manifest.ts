@@ -339,8 +339,9 @@ export function buildPodSpec(spec: K8sSpec, opts: PodSpecOptions = {}): { podSpe
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     // emptyDirs get this group with the setgid bit, so sockets created in them (the guard's) are in it, and every
-    // container has it as a supplementary group: a non-root job can connect.
-    securityContext: { fsGroup: SOCKET_GID },
+    // container has it as a supplementary group: a non-root job can connect. Not for rootless: its dockerd, root
+    // only inside its user namespace, cannot chown a socket that inherited a group it does not map (EPERM).
+    ...(spec.mode === 'rootless' ? {} : { securityContext: { fsGroup: SOCKET_GID } }),
     ...(spec.mode === 'sysbox' ? { runtimeClassName: 'sysbox-runc' } : {}),
     ...(spec.mode === 'sysbox' || spec.mode === 'rootless' ? { hostUsers: false } : {}),
     initContainers: init,

@@ -9,7 +9,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { copyImageInto, createContainer, dockerCli, logs, missingBoundingCaps, r
 import { generateK8s, type K8sInput, type K8sOutput } from '../../../src/gen/k8s/index.js';
 import type { Container, Job, PodSpec } from '../../../src/gen/k8s/types.js';
 import { LocalImages } from '../../../src/images/local.js';
-import { buildDindImage } from '../../../src/images/dind.js';
+import { buildDindImage, buildDindRootlessImage } from '../../../src/images/dind.js';
 import { isCapsFailure, knownCapabilities, privilegedEquivalentHostConfig } from '../../../src/modes/privilege.js';
 import { EngineError } from '../../../src/util/errors.js';
 
@@ -77,12 +77,21 @@ class PodOnDocker {
     this.dir = join(root, name);
     this.owner = `${prefix}-${name}-uid`;
     mkdirSync(this.dir, { mode: 0o755 });
+    const cm = this.out.objects.find((o) => o.kind === 'ConfigMap');
+    if (cm?.kind === 'ConfigMap') {
+      const p = join(this.dir, 'config');
+      mkdirSync(p, { mode: 0o755 });
+      for (const [k, v] of Object.entries(cm.data)) writeFileSync(join(p, k), v, { mode: 0o644 });
+      this.vol.config = p;
+    }
     for (const v of this.spec.volumes ?? []) {
       if (!v.emptyDir) continue;
       const p = join(this.dir, v.name);
       mkdirSync(p);
-      chownSync(p, 0, this.spec.securityContext?.fsGroup ?? assert.fail('no fsGroup'));
-      chmodSync(p, 0o2777);
+      // the kubelet's emptyDir: 0777; with a pod fsGroup also that group and the setgid bit
+      const fsGroup = this.spec.securityContext?.fsGroup;
+      if (fsGroup !== undefined) chownSync(p, 0, fsGroup);
+      chmodSync(p, fsGroup !== undefined ? 0o2777 : 0o777);
       this.vol[v.name] = p;
     }
   }
@@ -193,7 +202,7 @@ class PodOnDocker {
       Entrypoint: ['sh', '-c', script],
       WorkingDir: j.workingDir,
       Env: this.env(j),
-      HostConfig: { Binds: this.binds(j), GroupAdd: [String(this.spec.securityContext?.fsGroup)] },
+      HostConfig: { Binds: this.binds(j), ...(this.spec.securityContext?.fsGroup !== undefined ? { GroupAdd: [String(this.spec.securityContext.fsGroup)] } : {}) },
     });
     await startContainer(d.engine, id);
     const code = await waitExit(id, 120_000);
@@ -281,3 +290,62 @@ for (const variant of [
     });
   });
 }
+
+describe('the rootless pod\'s daemon, assembled on Docker with the relaxations it states', () => {
+  // Kubernetes fields -> their Docker equivalents: seccompProfile/appArmorProfile Unconfined -> seccomp/apparmor
+  // =unconfined, procMount Unmasked -> systempaths=unconfined (MaskedPaths/ReadonlyPaths []), the tun device plugin -> --device /dev/net/tun,
+  // runAsUser/runAsGroup -> --user. Not emulated: hostUsers false (Docker has no per-container user namespace).
+  let pod: PodOnDocker;
+  let id = '';
+  before(() => {
+    pod = new PodOnDocker('rootless', { mode: 'rootless', nestlingVersion: '0.0.0' });
+  });
+
+  it('dockerd starts as uid 1000 with no added capability, the subordinate range from the ConfigMap, the socket on the emptyDir', async (t) => {
+    await buildDindRootlessImage(d.engine, { env: process.env });
+    const c = pod.init('dockerd');
+    const sc = c.securityContext ?? assert.fail();
+    assert.equal(sc.capabilities, undefined, 'no capability added');
+    assert.equal(sc.privileged, false);
+    const securityOpt = [
+      ...(sc.seccompProfile?.type === 'Unconfined' ? ['seccomp=unconfined'] : []),
+      ...(sc.appArmorProfile?.type === 'Unconfined' ? ['apparmor=unconfined'] : []),
+    ];
+    assert.equal(securityOpt.length, 2);
+    assert.equal(sc.procMount, 'Unmasked');
+    assert.ok(Object.keys(c.resources?.limits ?? {}).includes('squat.ai/tun'));
+    // The device plugin hands over the node's /dev/net/tun as it is: 0666 on common distributions (udev's
+    // default). This host's is 0600, so the test gives the container a 0666 node for the same device (10,200).
+    const tun = join(pod.dir, 'tun');
+    spawnSync('mknod', [tun, 'c', '10', '200']);
+    chmodSync(tun, 0o666);
+    id = await createContainer(d.engine, cleanup, `${prefix}-rootless-dockerd`, {
+      Image: LocalImages.dindRootless,
+      User: `${sc.runAsUser}:${sc.runAsGroup}`,
+      Cmd: c.args,
+      HostConfig: {
+        Binds: pod.binds(c),
+        SecurityOpt: securityOpt,
+        // procMount Unmasked = the CLI's systempaths=unconfined = no masked or read-only paths in the API
+        MaskedPaths: [],
+        ReadonlyPaths: [],
+        Devices: [{ PathOnHost: tun, PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' }],
+      },
+    });
+    await startContainer(d.engine, id);
+    const probe = c.startupProbe ?? assert.fail();
+    await waitFor('rootless dockerd startup probe', probe.failureThreshold * probe.periodSeconds * 1000, () => dockerCli(d.url, ['exec', id, ...probe.exec.command]), () => logs(d.url, id));
+    assert.ok(existsSync(join(pod.vol.engine ?? '', 'docker.sock')), 'the socket is on the engine emptyDir, outside rootlesskit\'s copied-up /run');
+    const info = await dockerCli(d.url, ['exec', id, 'docker', '--host=unix:///nestling/engine/docker.sock', 'info', '--format', '{{json .SecurityOptions}}']);
+    assert.match(info, /name=rootless/);
+    const map = await dockerCli(d.url, ['exec', id, 'sh', '-c', 'cat /proc/$(pgrep -x dockerd | head -1)/uid_map']);
+    assert.match(map.replace(/\s+/g, ' ').trim(), /^0 1000 1 1 1001 64535$/, 'the ConfigMap\'s subordinate range is what newuidmap used');
+    t.diagnostic(`uid_map of the rootless dockerd: ${map.trim().replace(/\n/g, ' | ')}`);
+  });
+
+  it('the job container reaches it through its env and mounts, and a child runs', async () => {
+    await copyImageInto(d.url, LocalImages.busybox, id, ['-e', 'DOCKER_HOST=unix:///nestling/engine/docker.sock']);
+    const out = await pod.runJob(`set -e\ndocker run --rm ${LocalImages.busybox} echo rootless-child-ok\ndocker info --format '{{json .SecurityOptions}}' | grep -q name=rootless && echo rootless`);
+    assert.deepEqual(out, ['rootless-child-ok', 'rootless']);
+  });
+});
