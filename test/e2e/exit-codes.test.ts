@@ -189,6 +189,39 @@ describe('exit 5: denied by policy / findings at or above --fail-on', () => {
   });
 });
 
+describe('exit 130/143: interrupted', () => {
+  test('SIGTERM while waiting for an engine that never answers: "interrupted by SIGTERM", exit 143', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer: createTcpServer } = await import('node:net');
+    const { MAIN } = await import('./cli-helpers.js');
+    const silent = createTcpServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const child = spawn(process.execPath, [MAIN, 'images', 'build'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      // Wait until the CLI is inside the command (it says what it builds), then interrupt it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 10_000);
+        child.stderr.on('data', () => {
+          if (stderr.includes('building')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      assert.equal(code, 143, stderr);
+      assert.match(stderr, /^nestling: interrupted by SIGTERM$/m);
+      assert.doesNotMatch(stderr, /internal error/);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
 test('every exit code of the table was exercised above', () => {
   assert.deepEqual([...tested].sort(), EXIT_CODE_TABLE.map((e) => e.code).filter((c) => c !== 3 || process.getuid?.() === 0));
 });
