@@ -58,7 +58,9 @@ if (!unitOnly) {
 }
 
 const concurrency = env.NESTLING_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+// A hang guard, not a speed target: a test that runs 10 minutes is stuck (tests may set a shorter timeout).
+const timeout = env.NESTLING_TEST_TIMEOUT_MS ?? '600000';
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
   env,
