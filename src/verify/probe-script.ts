@@ -22,6 +22,8 @@ export function probeScript(n: ProbeNames): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return `
 exec 2>/dev/null
+# An engine that cannot be reached must not hang the measurement: every docker call gets 60 s (busybox timeout).
+if command -v timeout >/dev/null; then docker() { timeout 60 "$(command -v docker)" "$@"; }; fi
 echo V_START=1
 echo "V_ENGINE_ID=$(docker info --format '{{.ID}}')"
 echo "V_SECOPTS=$(docker info --format '{{json .SecurityOptions}}')"
