@@ -96,3 +96,18 @@ describe('Engine negotiation over the wire (fake daemon: our framing only)', () 
     await assert.rejects(e.ping(), (err: unknown) => err instanceof EngineError && err.code === 'E_ENGINE_UNREACHABLE' && /no socket at \/nonexistent/.test(err.hint ?? ''));
   });
 });
+
+test('a request body stream that fails rejects with its own error, not E_ENGINE_UNREACHABLE', async () => {
+  const { Readable } = await import('node:stream');
+  const d = await fakeDaemon('1.41');
+  try {
+    const body = new Readable({
+      read() {
+        this.destroy(new Error('tar stream broke'));
+      },
+    });
+    await assert.rejects(new Engine(d.ep, { apiVersion: '1.41' }).call({ method: 'POST', path: '/build', body }), /tar stream broke/);
+  } finally {
+    d.server.close();
+  }
+});

@@ -102,12 +102,17 @@ export function sendRequest(ep: EngineEndpoint, path: string, opts: RequestOptio
       channels.engineRequest.publish({ method, path, status: res.statusCode, ms: Date.now() - started });
       resolve(res);
     });
+    let bodyError: Error | undefined;
     req.on('error', (err) => {
       if (timer) clearTimeout(timer);
-      reject(connectionError(ep, method, path, err));
+      // A failing request body (a tar stream that broke) is the caller's error, not an unreachable engine.
+      reject(bodyError ?? connectionError(ep, method, path, err));
     });
     if (payload instanceof Readable) {
-      payload.on('error', (e) => req.destroy(e));
+      payload.on('error', (e) => {
+        bodyError = e;
+        req.destroy(e);
+      });
       payload.pipe(req);
     } else req.end(payload);
   });

@@ -51,6 +51,9 @@ test('create, start (204 then 304 = already started), wait, logs, remove', async
   const logs = await collect(await containerLogs(fx.engine, c.Id));
   assert.equal(logs.out, 'out\n');
   assert.equal(logs.err, 'err\n');
+  const onlyOut = await collect(await containerLogs(fx.engine, c.Id, { stderr: false, timestamps: true }));
+  assert.match(onlyOut.out, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out\n$/);
+  assert.equal(onlyOut.err, '');
   const ins = await inspectContainer(fx.engine, name);
   assert.equal(ins.State.ExitCode, 7);
   assert.equal(ins.State.Status, 'exited');
