@@ -165,3 +165,20 @@ test('DOCKER_TLS_CERTDIR on an empty directory: the entrypoint makes certificate
   assert.match(text, /ASN1 OID: prime256v1/);
   assert.match(await execIn(id, ['stat', '-c', '%a', '/certs/server/key.pem', '/certs/client/key.pem']), /^600\n600\n$/);
 });
+
+test('what is needed: under the default seccomp profile the inner daemon starts but no container can', async (t) => {
+  if (!privilege || privilege.Privileged) {
+    t.skip('this host grants --privileged: the explicit equivalent is not in use');
+    return;
+  }
+  const volume = cleanup.add('volume', `${prefix}-seccomp-data`);
+  const confined = { ...privilege, SecurityOpt: ((privilege.SecurityOpt as string[] | undefined) ?? []).filter((o) => !o.startsWith('seccomp')) };
+  const id = await createContainer(d.engine, cleanup, `${prefix}-seccomp`, {
+    Image: LocalImages.dind,
+    HostConfig: { ...confined, Mounts: [{ Type: 'volume', Source: volume, Target: '/var/lib/docker' }] },
+  });
+  await startContainer(d.engine, id);
+  await waitFor('inner daemon', 60_000, () => execIn(id, ['docker', 'version', '--format', '{{.Server.Version}}']), async () => logs(d.url, id));
+  await copyImageInto(d.url, LocalImages.busybox, id);
+  await assert.rejects(execIn(id, ['docker', 'run', '--rm', LocalImages.busybox, 'true']), /unable to join session keyring: unable to create session key: operation not permitted/);
+});
