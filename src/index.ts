@@ -12,6 +12,7 @@ export { hijack, type HijackedStream } from './engine/stream/hijack.js';
 export { followProgress, readJsonLines, JsonLinesParser } from './engine/stream/json-lines.js';
 export { startPrivateDockerd } from './engine/local-daemon.js';
 export { LocalImages } from './images/local.js';
+export { resolveImages, officialImages, localImages, isImageReference } from './images/refs.js';
 export { runWithMode, prepareRun, newRunId } from './modes/run.js';
 export { chooseMode, resolveMode, describeProfile, AUTO_ORDER } from './modes/resolve.js';
 export { gatherFacts, probePrivilege, probeUserns, fileProbeCache } from './modes/facts.js';

@@ -56,6 +56,8 @@ export const DIND_PACKAGES = [
   'xz-utils',
   'e2fsprogs',
   'passwd',
+  // setcap for the hooks below runs inside the new tree, so the host needs no libcap2-bin
+  'libcap2-bin',
   'usr-is-merged',
 ] as const;
 
@@ -72,7 +74,7 @@ const DPKG_OPTIONS = [
 /** Run in the finished tree ($1) before it is packed. Shared by both images. */
 const CUSTOMIZE_HOOKS = [
   // file capabilities instead of setuid: newuidmap/newgidmap only need these two
-  'setcap cap_setuid+ep "$1/usr/bin/newuidmap" && setcap cap_setgid+ep "$1/usr/bin/newgidmap" && chmod 0755 "$1/usr/bin/newuidmap" "$1/usr/bin/newgidmap"',
+  'chroot "$1" setcap cap_setuid+ep /usr/bin/newuidmap && chroot "$1" setcap cap_setgid+ep /usr/bin/newgidmap && chmod 0755 "$1/usr/bin/newuidmap" "$1/usr/bin/newgidmap"',
   // the rootless user of docker:dind-rootless: uid/gid 1000, subordinate ranges, its data root and runtime dir
   'chroot "$1" useradd --create-home --uid 1000 --user-group --shell /bin/sh rootless && echo rootless:100000:65536 > "$1/etc/subuid" && echo rootless:100000:65536 > "$1/etc/subgid"',
   'mkdir -p "$1/home/rootless/.local/share/docker" && chroot "$1" chown -R rootless:rootless /home/rootless && mkdir -p "$1/run/user" && chmod 1777 "$1/run/user"',
