@@ -167,20 +167,22 @@ export const decide: Decide = async (view, ctx) => {
   const route = m.route;
   const ct = checkContentType(view, route);
   if (ct) return ct;
-  // A route without a body gets none forwarded: old API versions read a HostConfig from the body of start.
-  if (route.body === 'none' && view.body && view.body.length > 0) {
-    const text = view.body.toString('latin1').trim();
-    if (text !== '' && text !== '{}' && text !== 'null') return denied('invalid-body', 'body', `${route.id} takes no body`, route, 400);
-  }
+  // A route without a body gets none forwarded (old API versions read a HostConfig from the body of start): the
+  // body is dropped, not refused, because clients send harmless ones (dockerode's stop sends its options).
+  const dropBody = route.body === 'none' && view.body !== undefined && view.body.length > 0;
   const handler = ROUTE_POLICY[route.id];
   if (!handler) return denied('unknown-route', 'route', route.id, route);
   const req: RuleRequest = { route, params: { ...m.params }, path: t.path, apiVersion: t.apiVersion, query: t.query, view, ctx, notes: [] };
   const r: HandlerResult = await handler(req);
   if (isDenial(r)) return r;
+  if (dropBody) req.notes.push(`body dropped: ${route.id} takes none`);
   const d: Decision = {
     action: 'forward',
     route,
-    rewrite: { target: serializeTarget(req.path, req.apiVersion, req.query), ...(r?.body ? { body: r.body } : {}) },
+    rewrite: {
+      target: serializeTarget(req.path, req.apiVersion, req.query),
+      ...(r?.body ? { body: r.body } : dropBody ? { body: Buffer.alloc(0) } : {}),
+    },
     ...(r?.responseFilter ? { responseFilter: r.responseFilter } : {}),
     ...(route.kind === 'hijack' || route.kind === 'h2c' ? { tunnel: route.kind } : {}),
     ...(req.notes.length ? { notes: req.notes } : {}),

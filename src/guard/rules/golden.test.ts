@@ -39,7 +39,9 @@ for (const f of files) {
             action: d.action,
             route: d.route.id,
             target: d.rewrite?.target,
-            ...(d.rewrite?.body ? { body: JSON.parse(d.rewrite.body.toString('utf8')) as unknown } : {}),
+            ...(d.rewrite?.body
+              ? { body: d.rewrite.body.length ? (JSON.parse(d.rewrite.body.toString('utf8')) as unknown) : '(dropped: forwarded empty)' }
+              : {}),
             ...(d.responseFilter ? { responseFilter: d.responseFilter } : {}),
             ...(d.tunnel ? { tunnel: d.tunnel } : {}),
           };
