@@ -34,3 +34,7 @@ export type { AuditReport } from './audit/audit.js';
 export { verifyMode, verifyModes, renderVerifyTable, VERIFY_MODES } from './verify/verify.js';
 export type { ModeMeasurement } from './verify/verify.js';
 export type { Finding, Status, Severity } from './checks/model.js';
+export { startGuard, reapOwner, EngineOracle, discoverMappings, parseMapping } from './guard/index.js';
+export type { GuardOptions, GuardHandle, ReapReport, Decision, EffectivePolicy, PathMapping } from './guard/index.js';
+export { decide } from './guard/decide.js';
+export { defaultPolicy } from './guard/policy.js';
