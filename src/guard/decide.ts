@@ -25,6 +25,15 @@ const refuse =
   (rule: string): RouteHandler =>
   (req) =>
     denied(rule, 'route', req.route.id, req.route);
+/** Plugins are refused, but inspect answers the daemon's 404: `docker inspect NAME` walks every object type and
+ *  must end with "No such object", not a policy message about plugins. */
+const pluginNotFound: RouteHandler = (req) => ({
+  action: 'deny',
+  route: req.route,
+  status: 404,
+  rule: 'no-plugin',
+  message: `plugin "${req.params.name ?? ''}" not found`,
+});
 const validJson: RouteHandler = (req) => {
   const b = req.view.body;
   if (!b || b.length === 0) return denied('invalid-body', 'body', 'empty', req.route, 400);
@@ -127,10 +136,11 @@ export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   // plugin, swarm, debug: refused
   ...Object.fromEntries(
     [
-      'plugin-list', 'plugin-inspect', 'plugin-privileges', 'plugin-delete', 'plugin-enable', 'plugin-disable', 'plugin-pull',
+      'plugin-list', 'plugin-privileges', 'plugin-delete', 'plugin-enable', 'plugin-disable', 'plugin-pull',
       'plugin-push', 'plugin-upgrade', 'plugin-set', 'plugin-create',
     ].map((id) => [id, refuse('no-plugin')]),
   ),
+  'plugin-inspect': pluginNotFound,
   ...Object.fromEntries(
     [
       'swarm-init', 'swarm-join', 'swarm-leave', 'swarm-inspect', 'swarm-unlockkey', 'swarm-update', 'swarm-unlock',
