@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(docker.io busybox-static iptables iproute2 mmdebstrap uidmap rootlesskit slirp4netns fuse-overlayfs
-      openssl ca-certificates haproxy docker-compose procps)
+      openssl ca-certificates haproxy docker-compose docker-registry procps)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
