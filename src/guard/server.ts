@@ -428,6 +428,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     }
   }
   const oracle = new EngineOracle(engine, { owner: opts.owner });
+  const selfSockets: string[] = [];
   const ctx: DecideContext = {
     owner: opts.owner,
     policy,
@@ -435,6 +436,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     mappings,
     resolveHostPath,
     jobNetwork: opts.jobNetwork,
+    selfSockets,
     signal: opts.signal,
   };
   const agentOpts = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64 };
@@ -826,6 +828,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     await removeStaleSocket(socketPath);
     await listenOn(server, { path: socketPath });
     await chmod(socketPath, opts.socketMode ?? 0o660);
+    selfSockets.push(await resolveHostPath(socketPath));
     url = `unix://${socketPath}`;
   } else {
     await listenOn(server, { host: listen.host!, port: listen.port! });

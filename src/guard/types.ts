@@ -89,6 +89,11 @@ export interface DecideContext {
   resolveHostPath(p: string): Promise<string>;
   /** the per-job network containers are attached to by default (guarded mode), if any */
   jobNetwork?: string | undefined;
+  /**
+   * Host paths of this guard's own unix socket. A bind of exactly one of them is allowed: the container gets the
+   * same owner's guarded API, not the engine (what Testcontainers' Ryuk and other socket-mounting helpers need).
+   */
+  selfSockets?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
 }
 

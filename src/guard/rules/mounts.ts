@@ -34,6 +34,10 @@ export async function checkHostSource(src: string, field: string, ctx: DecideCon
   const clean = cleanHostPath(src);
   const mapped = mapJobPath(clean, ctx.mappings).path;
   const resolved = cleanHostPath(await ctx.resolveHostPath(mapped));
+  if (ctx.selfSockets?.includes(resolved)) {
+    notes.push(`bind of the guard's own socket ${resolved}: the container gets this owner's guarded API`);
+    return resolved;
+  }
   const roots = await allowedRoots(ctx);
   if (!roots.some((r) => isPathWithin(resolved, r)) || !roots.some((r) => isPathWithin(mapped, r))) {
     return denied('bind-outside-allowlist', field, resolved, route);
