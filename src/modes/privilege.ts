@@ -12,16 +12,10 @@
  *     CAP_SYS_ADMIN without seccomp allows (see dind-script.ts), exactly what --privileged mounts.
  * Nothing more is granted than --privileged grants; less (the missing capability) is.
  */
+import { CAP_NAMES } from '../host/caps.js';
 
-/** Capability names in kernel bit order (include/uapi/linux/capability.h). */
-export const CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
-  'CHECKPOINT_RESTORE',
-] as const;
+/** Capability names in kernel bit order (include/uapi/linux/capability.h), from the host facts module. */
+export const CAPABILITIES = CAP_NAMES;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /**
