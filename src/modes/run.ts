@@ -104,7 +104,9 @@ export async function runWithMode(engine: Engine, opts: RunOptions, io: JobIO, d
       cacheWaitMs: deps.cacheWaitMs,
     });
     deps.signal?.throwIfAborted();
-    deps.progress({ task: 'job', message: `starting the job: ${opts.cmd.join(' ')}` });
+    const shown = opts.cmd.join(' ');
+    const firstLine = shown.split('\n')[0] ?? '';
+    deps.progress({ task: 'job', message: `starting the job: ${firstLine.length < shown.length ? `${firstLine} ...` : shown}` });
     const r = await runJob(engine, dep, io, deps.signal);
     exitCode = r.exitCode;
     interrupted = r.interrupted;
