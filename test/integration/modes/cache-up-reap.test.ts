@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
-import { ensureTestImages } from '../../harness/images.js';
-import { Cleanup } from '../../harness/cleanup.js';
+import { uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
+import { openEngine, closeEngine } from '../../harness/suite.js';
+import type { Cleanup } from '../../harness/cleanup.js';
 import { Engine } from '../../../src/engine/client.js';
 import { Labels } from '../../../src/util/labels.js';
 import { LocalImages } from '../../../src/images/local.js';
@@ -23,15 +23,10 @@ describe('caches, up/down and the dead-run reaper (real engine)', () => {
   let hasImage = false;
   const prefix = uniquePrefix('cache');
   before(async () => {
-    d = await useDockerd();
-    await ensureTestImages(d.engine);
-    cleanup = new Cleanup(d.engine);
+    ({ d, cleanup } = await openEngine());
     hasImage = await imageExists(d.engine, LocalImages.dind);
   });
-  after(async () => {
-    await cleanup.sweepPrefix(prefix);
-    await cleanup.run();
-  });
+  after(() => closeEngine(cleanup, prefix));
 
   it('--cache: the data root survives the run; a concurrent run with the same key waits, then sees the cache', async (t) => {
     if (!hasImage) return t.skip(`${LocalImages.dind} is not built`);

@@ -1,8 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
-import { ensureTestImages } from '../../harness/images.js';
-import { Cleanup } from '../../harness/cleanup.js';
+import { uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
+import { openEngine, closeEngine } from '../../harness/suite.js';
+import type { Cleanup } from '../../harness/cleanup.js';
 import { imageExists } from '../../../src/modes/engine-ops.js';
 import { LocalImages } from '../../../src/images/local.js';
 import { buildAndRunScript, leftovers, NOTHING, runJobForTest } from './helpers.js';
@@ -13,15 +13,10 @@ describe('mode dind (real engine, local images)', () => {
   let hasImage = false;
   const prefix = uniquePrefix('dind');
   before(async () => {
-    d = await useDockerd();
-    await ensureTestImages(d.engine);
-    cleanup = new Cleanup(d.engine);
+    ({ d, cleanup } = await openEngine());
     hasImage = await imageExists(d.engine, LocalImages.dind);
   });
-  after(async () => {
-    await cleanup.sweepPrefix(prefix);
-    await cleanup.run();
-  });
+  after(() => closeEngine(cleanup, prefix));
 
   it('a job builds and runs a child through TLS: the child is NOT on the host engine; exit code; nothing left', async (t) => {
     if (!hasImage) return t.skip(`${LocalImages.dind} is not built (nestling images build dind)`);

@@ -1,11 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
-import { ensureTestImages } from '../../harness/images.js';
-import { Cleanup } from '../../harness/cleanup.js';
+import { uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
+import { openEngine, closeEngine } from '../../harness/suite.js';
+import type { Cleanup } from '../../harness/cleanup.js';
 import { buildAndRunScript, leftovers, NOTHING, runJobForTest } from './helpers.js';
 
 describe('mode dood (real engine)', () => {
@@ -14,15 +14,9 @@ describe('mode dood (real engine)', () => {
   const prefix = uniquePrefix('dood');
   const ws = mkdtempSync(join(tmpdir(), 'nst-ws-'));
   before(async () => {
-    d = await useDockerd();
-    await ensureTestImages(d.engine);
-    cleanup = new Cleanup(d.engine);
+    ({ d, cleanup } = await openEngine());
   });
-  after(async () => {
-    await cleanup.sweepPrefix(prefix);
-    await cleanup.run();
-    rmSync(ws, { recursive: true, force: true });
-  });
+  after(() => closeEngine(cleanup, prefix, [ws]));
 
   it('a job builds an image and runs a container: a sibling on the host engine; the exit code propagates', async () => {
     const tag = `${prefix}-img:1`;

@@ -1,11 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
-import { ensureTestImages } from '../../harness/images.js';
-import { Cleanup } from '../../harness/cleanup.js';
+import { uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
+import { openEngine, closeEngine } from '../../harness/suite.js';
+import type { Cleanup } from '../../harness/cleanup.js';
 import { Labels } from '../../../src/util/labels.js';
 import { ownerFor } from '../../../src/modes/reaper.js';
 import { leftovers, NOTHING, runJobForTest } from './helpers.js';
@@ -16,15 +16,9 @@ describe('mode guarded (real engine)', () => {
   const prefix = uniquePrefix('guarded');
   const ws = mkdtempSync(join(tmpdir(), 'nst-gws-'));
   before(async () => {
-    d = await useDockerd();
-    await ensureTestImages(d.engine);
-    cleanup = new Cleanup(d.engine);
+    ({ d, cleanup } = await openEngine());
   });
-  after(async () => {
-    await cleanup.sweepPrefix(prefix);
-    await cleanup.run();
-    rmSync(ws, { recursive: true, force: true });
-  });
+  after(() => closeEngine(cleanup, prefix, [ws]));
 
   it('--workspace DIR:PATH: the guard translates binds of PATH in the job to DIR on the host', async () => {
     writeFileSync(join(ws, 'marker'), 'seen-through-mapping\n');

@@ -1,12 +1,12 @@
 /** --dockerd (a local dockerd as the inner daemon) and --daemon-user (the rootless user remapped), on the real engine. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
-import { ensureTestImages } from '../../harness/images.js';
-import { Cleanup } from '../../harness/cleanup.js';
+import { uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
+import { openEngine, closeEngine } from '../../harness/suite.js';
+import type { Cleanup } from '../../harness/cleanup.js';
 import { imageExists } from '../../../src/modes/engine-ops.js';
 import { newRunId } from '../../../src/modes/run.js';
 import { LocalImages } from '../../../src/images/local.js';
@@ -19,15 +19,9 @@ describe('run options on the real engine', () => {
   const prefix = uniquePrefix('opts');
   const dir = mkdtempSync(join(tmpdir(), 'nst-dockerd-'));
   before(async () => {
-    d = await useDockerd();
-    await ensureTestImages(d.engine);
-    cleanup = new Cleanup(d.engine);
+    ({ d, cleanup } = await openEngine());
   });
-  after(async () => {
-    await cleanup.sweepPrefix(prefix);
-    await cleanup.run();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => closeEngine(cleanup, prefix, [dir]));
 
   it('--dockerd: the given binary is the inner daemon', async (t) => {
     if (!(await imageExists(d.engine, LocalImages.dind))) return t.skip(`${LocalImages.dind} is not built`);
