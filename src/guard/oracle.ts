@@ -5,6 +5,10 @@
  * Caching: only lookups by *full id* are cached (ids are never reused), for a short TTL; names and prefixes always
  * ask the daemon, because another owner may create an object with that name at any moment. Negative answers are
  * never cached. `forget(id)` drops an entry (the server calls it after a DELETE).
+ *
+ * `countOwned(kind)` counts what the owner has now, by listing with the owner label filter (never cached: a quota
+ * must see the last create). Containers are counted in every state (`all=true`): a stopped container still holds
+ * its name, its writable layer and its volumes until it is removed, so `docker rm` is what frees a slot.
  */
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
@@ -64,6 +68,32 @@ export class EngineOracle implements OwnershipOracle {
       this.#cache.set(key, { ref, until: this.#now() + this.#ttl });
     }
     return ref;
+  }
+
+  async countOwned(kind: ObjectKind, signal?: AbortSignal): Promise<number> {
+    const filters = JSON.stringify({ label: { [`${Labels.owner}=${this.#owner}`]: true } });
+    switch (kind) {
+      case 'container': {
+        const l = await this.#engine.json<unknown[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters }, signal });
+        return l.length;
+      }
+      case 'network':
+        return (await this.#engine.json<unknown[]>({ method: 'GET', path: '/networks', query: { filters }, signal })).length;
+      case 'volume':
+        return ((await this.#engine.json<{ Volumes?: unknown[] | null }>({ method: 'GET', path: '/volumes', query: { filters }, signal })).Volumes ?? []).length;
+      case 'image':
+        return (await this.#engine.json<unknown[]>({ method: 'GET', path: '/images/json', query: { filters }, signal })).length;
+      case 'exec': {
+        // execs have no labels: those of the owner's containers (the daemon keeps them until their container goes)
+        const l = await this.#engine.json<{ Id: string }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters }, signal });
+        let n = 0;
+        for (const c of l) {
+          const j = await this.#engine.json<{ ExecIDs?: string[] | null }>({ method: 'GET', path: `/containers/${c.Id}/json`, signal });
+          n += (j.ExecIDs ?? []).length;
+        }
+        return n;
+      }
+    }
   }
 
   async lookupImageRef(ref: string, signal?: AbortSignal): Promise<OwnedRef | undefined> {
