@@ -1,18 +1,25 @@
 /**
  * `nestling guard --learn FILE`: watch what a job needed and write a least-privilege policy file. Run the job with
- * `--dry-run --learn FILE`: every request the baseline would refuse is logged as would-deny (and forwarded); the
- * learner turns the relaxable refusals into policy entries (bind directories, capabilities, runtimes) and lists the
- * rest (privileged, host namespaces ...) as comments, because no policy file may relax them.
+ * `--dry-run --learn FILE`: every request the policy would refuse is logged as would-deny (and forwarded); the
+ * learner turns the relaxable refusals into policy entries (the exact bind sources as the guard resolved them on the
+ * host, capabilities, runtimes, host ports) and lists the rest (privileged, host namespaces ...) as comments,
+ * because no policy file may relax them.
  *
- * The output uses the EffectivePolicy key names (version 1); entries are sorted so that the file is stable.
+ * The rules stop at the first refusal of a request, so one request can hide a second relaxation behind the first
+ * (a bind *and* a capability): `learningDecide` re-decides a refused request with what was learned so far until it
+ * passes or hits a refusal no file can relax, and reports every relaxable refusal it met.
+ *
+ * The file is the effective policy the guard ran with (its --policy and --allow-bind included) plus what was
+ * learned, in the policy file format (policy-file.ts printPolicy), so `--policy FILE` alone reproduces the run.
  */
 import { writeFileSync } from 'node:fs';
 import type { GuardDecisionRecord } from './audit-log.js';
+import { learnPolicy, parseDenialMessage, type ObservedDenial } from './policy-file.js';
+import { defaultPolicy } from './policy.js';
+import type { Decide, EffectivePolicy } from './types.js';
 
 export interface LearnedPolicy {
-  allowBind: string[];
-  allowCaps: string[];
-  allowRuntimes: string[];
+  policy: EffectivePolicy;
   /** routes the job used (ids), for the record */
   routes: string[];
   /** refusals that no policy may relax: "rule: field=value" */
@@ -20,66 +27,61 @@ export interface LearnedPolicy {
   requests: number;
 }
 
-const DENIAL = /denied by rule ([a-z0-9-]+): ([^=]+)=(.*)$/;
+/** How many relaxations one request may need before the learner gives up on it (each one is a re-decide). */
+const MAX_RELAXATIONS_PER_REQUEST = 16;
 
 export class Learner {
   readonly owner: string;
-  readonly #binds = new Set<string>();
-  readonly #caps = new Set<string>();
-  readonly #runtimes = new Set<string>();
+  readonly #base: EffectivePolicy;
+  readonly #observed: ObservedDenial[] = [];
+  readonly #keys = new Set<string>();
   readonly #routes = new Set<string>();
-  readonly #unrelaxable = new Set<string>();
   #requests = 0;
 
-  constructor(owner: string) {
+  constructor(owner: string, base: EffectivePolicy = defaultPolicy()) {
     this.owner = owner;
+    this.#base = base;
   }
 
+  /** One audit record: counts it, and learns from its refusal message (deny or would-deny). */
   observe(r: GuardDecisionRecord): void {
     this.#requests++;
     if (r.route) this.#routes.add(r.route);
-    if ((r.decision !== 'deny' && r.decision !== 'would-deny') || !r.message) return;
-    const m = DENIAL.exec(r.message);
-    if (!m) return;
-    const [, rule, field, rawValue] = m as unknown as [string, string, string, string];
-    const values = parseValues(rawValue);
-    if (/bind|mount/i.test(rule) || /Binds|Mounts|Source|device/i.test(field)) {
-      for (const v of values) {
-        const src = v.split(':')[0] ?? v;
-        if (src.startsWith('/')) this.#binds.add(src.replace(/\/+$/, '') || '/');
-      }
-    } else if (/cap/i.test(rule) || /CapAdd/i.test(field)) {
-      for (const v of values) this.#caps.add(v.toUpperCase().replace(/^CAP_/, ''));
-    } else if (/runtime/i.test(rule) || /Runtime/.test(field)) {
-      for (const v of values) this.#runtimes.add(v);
-    } else this.#unrelaxable.add(`${rule}: ${field}=${rawValue}`);
+    if ((r.decision === 'deny' || r.decision === 'would-deny') && r.message) this.observeMessage(r.message);
+  }
+
+  /** Learns from one refusal message (`nestling guard: denied by rule <rule>: <field>=<value>`); others are ignored. */
+  observeMessage(message: string): ObservedDenial | undefined {
+    const o = parseDenialMessage(message);
+    if (!o) return undefined;
+    const key = `${o.rule}\0${o.field}\0${o.value}`;
+    if (!this.#keys.has(key)) {
+      this.#keys.add(key);
+      this.#observed.push(o);
+    }
+    return o;
+  }
+
+  /** The base policy relaxed by everything learned so far. */
+  policy(): EffectivePolicy {
+    return learnPolicy(this.#observed, this.#base).policy;
   }
 
   result(): LearnedPolicy {
-    const s = (x: Set<string>) => [...x].sort();
+    const r = learnPolicy(this.#observed, this.#base);
     return {
-      allowBind: s(this.#binds),
-      allowCaps: s(this.#caps),
-      allowRuntimes: s(this.#runtimes),
-      routes: s(this.#routes),
-      unrelaxable: s(this.#unrelaxable),
+      policy: r.policy,
+      routes: [...this.#routes].sort(),
+      unrelaxable: [...new Set(r.unrelaxable.map((u) => `${u.rule}: ${u.field}=${u.value}`))].sort(),
       requests: this.#requests,
     };
   }
 
   render(): string {
-    const r = this.result();
-    const list = (k: string, v: string[]) => (v.length ? `${k}:\n${v.map((x) => `  - ${JSON.stringify(x)}`).join('\n')}\n` : `${k}: []\n`);
-    let out = `# learned by nestling guard --learn for owner ${this.owner} from ${r.requests} requests\n`;
-    out += `# routes used: ${r.routes.join(', ') || '(none)'}\n`;
-    out += 'version: 1\n';
-    out += list('allowBind', r.allowBind);
-    out += list('allowCaps', r.allowCaps);
-    out += list('allowRuntimes', r.allowRuntimes);
-    if (r.unrelaxable.length) {
-      out += '# refused, and no policy file can allow these:\n';
-      for (const u of r.unrelaxable) out += `#   ${u}\n`;
-    }
+    const r = learnPolicy(this.#observed, this.#base);
+    let out = `# learned by nestling guard --learn for owner ${this.owner} from ${this.#requests} requests\n`;
+    out += `# routes used: ${[...this.#routes].sort().join(', ') || '(none)'}\n`;
+    out += r.yaml;
     return out;
   }
 
@@ -88,13 +90,22 @@ export class Learner {
   }
 }
 
-function parseValues(raw: string): string[] {
-  try {
-    const v = JSON.parse(raw) as unknown;
-    if (Array.isArray(v)) return v.map(String);
-    if (typeof v === 'string') return [v];
-    return [String(v)];
-  } catch {
-    return [raw];
-  }
+/**
+ * A decider for learning: decides with `decide`; when that refuses with a relaxable rule, records it and decides
+ * again under the policy learned so far, until the request passes or meets a refusal no policy file can relax. The
+ * answer is always the first decision (the guard logs and, in dry-run, forwards it as it would without learning).
+ */
+export function learningDecide(decide: Decide, learner: Learner): Decide {
+  return async (view, ctx) => {
+    const first = await decide(view, ctx);
+    let d = first;
+    for (let i = 0; i < MAX_RELAXATIONS_PER_REQUEST && d.action === 'deny'; i++) {
+      const before = JSON.stringify(learner.policy());
+      learner.observeMessage(d.message);
+      const relaxed = learner.policy();
+      if (JSON.stringify(relaxed) === before) break; // unrelaxable, or nothing new: stop
+      d = await decide(view, { ...ctx, policy: relaxed });
+    }
+    return first;
+  };
 }

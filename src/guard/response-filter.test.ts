@@ -1,7 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterEventLine, filterJsonResponse } from './response-filter.js';
-import { Learner } from './learn.js';
+import { Learner, learningDecide } from './learn.js';
+import { decide } from './decide.js';
+import { defaultPolicy } from './policy.js';
+import { parsePolicy } from './policy-file.js';
+import { fakeContext, makeView } from './rules/testing.js';
 import { mergeMappings, parseMapping, translatePath } from './path-discovery.js';
 import { formatRecord, type GuardDecisionRecord } from './audit-log.js';
 
@@ -93,19 +97,50 @@ describe('audit records and learning', () => {
     assert.equal(formatRecord(rec({}), 'text'), '2026-01-01T00:00:00.000Z info req#1 POST /containers/create route=container-create owner=job decision=forward rule=- status=201 ms=3');
     assert.equal((JSON.parse(formatRecord(rec({}), 'json')) as { status: number }).status, 201);
   });
-  it('turns would-deny records into a policy file', () => {
+  it('turns would-deny records into a policy file (the messages the rules really write)', () => {
     const l = new Learner('job');
-    l.observe(rec({ decision: 'would-deny', rule: 'bind-outside-allowlist', message: 'nestling guard: denied by rule bind-outside-allowlist: HostConfig.Binds=/srv/data:/data' }));
-    l.observe(rec({ decision: 'would-deny', rule: 'cap-add', message: 'nestling guard: denied by rule cap-add: HostConfig.CapAdd=["NET_ADMIN"]' }));
+    l.observe(rec({ decision: 'would-deny', rule: 'bind-outside-allowlist', message: 'nestling guard: denied by rule bind-outside-allowlist: HostConfig.Binds[0]=/srv/data' }));
+    l.observe(rec({ decision: 'would-deny', rule: 'cap-add', message: 'nestling guard: denied by rule cap-add: HostConfig.CapAdd=cap_net_admin' }));
     l.observe(rec({ decision: 'would-deny', rule: 'no-privileged', message: 'nestling guard: denied by rule no-privileged: HostConfig.Privileged=true' }));
+    l.observe(rec({ decision: 'deny', rule: 'not-found', message: 'No such container: x' }));
     l.observe(rec({ route: 'container-start' }));
     const r = l.result();
-    assert.deepEqual(r.allowBind, ['/srv/data']);
-    assert.deepEqual(r.allowCaps, ['NET_ADMIN']);
+    assert.deepEqual(r.policy.allowBind, ['/srv/data']);
+    assert.deepEqual(r.policy.allowCaps, ['NET_ADMIN']);
     assert.deepEqual(r.unrelaxable, ['no-privileged: HostConfig.Privileged=true']);
     assert.deepEqual(r.routes, ['container-create', 'container-start']);
+    assert.equal(r.requests, 5);
     const text = l.render();
     assert.match(text, /^version: 1$/m);
-    assert.match(text, /allowBind:\n {2}- "\/srv\/data"/);
+    assert.match(text, /^# {3}no-privileged: HostConfig\.Privileged=true$/m);
+    // the file is a valid policy file, and it is what was learned on top of the base
+    assert.deepEqual(parsePolicy(text, 'learned.yaml'), r.policy);
+  });
+  it('keeps the base policy the guard ran with', () => {
+    const base = { ...defaultPolicy(), allowBind: ['/srv/base'], quotas: { pidsLimit: 100 } };
+    const l = new Learner('job', base);
+    l.observeMessage('nestling guard: denied by rule runtime: HostConfig.Runtime=runsc');
+    const p = parsePolicy(l.render());
+    assert.deepEqual(p.allowBind, ['/srv/base']);
+    assert.deepEqual(p.allowRuntimes, ['runsc']);
+    assert.equal(p.quotas.pidsLimit, 100);
+  });
+  it('learningDecide finds every relaxation one request needs, and answers the first decision', async () => {
+    const ctx = fakeContext();
+    const l = new Learner('job-1');
+    const view = makeView('POST', '/containers/create', { Image: 'x', HostConfig: { CapAdd: ['NET_ADMIN'], Binds: ['/srv/a:/a'], Privileged: false } });
+    const d = await learningDecide(decide, l)(view, ctx);
+    assert.equal(d.action, 'deny');
+    assert.equal(d.action === 'deny' && d.rule, 'cap-add');
+    const p = l.policy();
+    assert.deepEqual([p.allowCaps, p.allowBind], [['NET_ADMIN'], ['/srv/a']]);
+    const again = await decide(view, { ...ctx, policy: p });
+    assert.equal(again.action, 'forward');
+    // an unrelaxable refusal stops the loop and relaxes nothing
+    const l2 = new Learner('job-1');
+    const priv = makeView('POST', '/containers/create', { Image: 'x', HostConfig: { Privileged: true, CapAdd: ['NET_ADMIN'] } });
+    await learningDecide(decide, l2)(priv, ctx);
+    assert.deepEqual(l2.policy().allowCaps, []);
+    assert.deepEqual(l2.result().unrelaxable, ['no-privileged: HostConfig.Privileged=true']);
   });
 });
