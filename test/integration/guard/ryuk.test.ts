@@ -1,9 +1,14 @@
-// Testcontainers for Node WITH Ryuk enabled, through the guard. The real testcontainers/ryuk image cannot be pulled
-// on this air-gapped host, so a locally built stand-in takes its place (log "Started", a listener on 8080 for the
-// `label=k=v` lines, removal of what matches once the client goes away). What this proves: Testcontainers can
-// create its reaper through the guard, as the same owner, bound to the guard's own socket (never the host's).
+// Testcontainers for Node WITH Ryuk enabled, through the guard, end to end. The real testcontainers/ryuk image cannot
+// be pulled on this air-gapped host, so a locally built stand-in takes its place (test/fixtures/ryuk/ryuk.pl: Ryuk's
+// protocol and prune rules, read from moby-ryuk's reaper.go). What this proves, against the real dockerd:
+// Testcontainers creates its reaper through the guard, as the owner, bound to the guard's own socket (never the
+// host's); when the Testcontainers process exits without stopping anything, the reaper sees the connection close
+// through docker-proxy and removes the session's containers and networks through the guard; objects of another
+// owner, and objects made directly on the daemon, that carry the same session label survive (the reaper cannot
+// see them). And why the earlier busybox `nc` stand-in never reaped anything (last test).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,36 +17,41 @@ import { fileURLToPath } from 'node:url';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
+import { buildRyukImage } from '../../harness/ryuk.js';
 import { reapOwner } from '../../../src/guard/reaper.js';
-import { makeTar } from '../../../src/util/tar.js';
-import { readBody } from '../../../src/engine/transport.js';
-import { startTestGuard, type TestGuard } from './helpers.js';
+import { EngineError } from '../../../src/util/errors.js';
+import { DOCKER_28, run, startTestGuard, type TestGuard } from './helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const SESSION_LABEL = 'org.testcontainers.session-id';
+const OWNER_LABEL = 'io.nestling.owner';
 
-const RYUK_SH = `#!/bin/sh
-# Ryuk stand-in (tests only): Ryuk's line protocol over busybox nc and the docker CLI; like Ryuk, it spares itself.
-nc -l -p 8080 > /tmp/filters &
-listener=$!
-sleep 1
-echo "Started"
-wait $listener
-sleep "\${RYUK_RECONNECTION_TIMEOUT:-1}"
-for f in $(tr -d '\\r' < /tmp/filters | sed -n 's/^label=//p'); do
-  ids=$(docker ps -aq --no-trunc --filter "label=$f" | grep -v "^$(hostname)")
-  [ -n "$ids" ] && docker rm -f -v $ids >/dev/null && echo "removed containers with label $f"
-  nets=$(docker network ls -q --filter "label=$f")
-  [ -n "$nets" ] && docker network rm $nets >/dev/null
-done
-echo "reaped"
-`;
+interface ContainerSummary {
+  Id: string;
+  Labels: Record<string, string>;
+  State: string;
+  Mounts: { Type: string; Source: string; Destination: string }[];
+}
 
-describe('guard: Testcontainers with Ryuk enabled (a local stand-in image) through the guard', () => {
+/** Polls fn until it returns a value other than undefined, or fails after timeoutMs with the last state. */
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, state: () => Promise<string>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${await state()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('guard: Testcontainers with Ryuk enabled (a local stand-in speaking Ryuk\'s protocol) through the guard', () => {
   let d: TestDaemon;
-  let g: TestGuard;
+  let ga: TestGuard;
+  let gb: TestGuard;
   let cleanup: Cleanup;
   const prefix = uniquePrefix('gryuk');
-  const owner = `${prefix}-owner`;
+  const ownerA = `${prefix}-A`;
+  const ownerB = `${prefix}-B`;
   const image = `${prefix}-ryuk:local`;
   let work: string;
 
@@ -49,43 +59,52 @@ describe('guard: Testcontainers with Ryuk enabled (a local stand-in image) throu
     d = await useDockerd();
     await ensureTestImages(d.engine);
     cleanup = new Cleanup(d.engine);
-    // the stand-in image, built straight on the engine (as an admin provides images), FROM the local CLI image
-    const ctx = makeTar([
-      { name: 'Dockerfile', data: 'FROM nestling/cli:local\nLABEL org.testcontainers.ryuk=true\nCOPY ryuk.sh /ryuk.sh\nCMD ["sh", "/ryuk.sh"]\n' },
-      { name: 'ryuk.sh', data: RYUK_SH, mode: 0o755 },
-    ]);
-    const res = await d.engine.request({ method: 'POST', path: '/build', query: { t: image, rm: true }, headers: { 'content-type': 'application/x-tar' }, body: ctx });
-    const out = (await readBody(res)).toString();
-    assert.doesNotMatch(out, /"error"/, out);
+    await buildRyukImage(d.engine, image);
     cleanup.add('image', image);
-    g = await startTestGuard(d, owner);
+    ga = await startTestGuard(d, ownerA);
+    gb = await startTestGuard(d, ownerB);
     work = mkdtempSync(join(tmpdir(), 'nst-ryuk-'));
   });
   after(async () => {
-    await g?.close();
-    await reapOwner(d.engine, owner).catch(() => undefined);
+    await ga?.close();
+    await gb?.close();
+    await reapOwner(d.engine, ownerA).catch(() => undefined);
+    await reapOwner(d.engine, ownerB).catch(() => undefined);
+    await cleanup.sweepPrefix(prefix);
     await cleanup.run();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('Testcontainers starts its Ryuk through the guard: created as the owner, bound to the guard\'s own socket, never the host\'s', { timeout: 180_000 }, async () => {
-    // The Testcontainers client runs in its own process: its exit closes the Ryuk connection, as at the end of a suite.
+  const inspect = async (kind: 'containers' | 'networks', id: string): Promise<unknown> => {
+    try {
+      return await d.engine.json({ method: 'GET', path: kind === 'containers' ? `/containers/${id}/json` : `/networks/${id}` });
+    } catch (e) {
+      if (e instanceof EngineError && e.statusCode === 404) return undefined;
+      throw e;
+    }
+  };
+  const list = (labels: string[]) =>
+    d.engine.json<ContainerSummary[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: JSON.stringify({ label: labels }) } });
+
+  it('after the Testcontainers process exits, its Ryuk removes the session\'s containers and networks through the guard, and nothing of another owner', { timeout: 240_000 }, async () => {
+    // The Testcontainers client runs in its own process; it exits without stopping anything, as a suite that ends.
     const script = join(work, 'tc.mjs');
     writeFileSync(
       script,
-      `const { GenericContainer } = await import(${JSON.stringify(join(REPO, 'node_modules/testcontainers/build/index.js'))});
-const c = await new GenericContainer('nestling/busybox:local').withCommand(['sleep', '300']).withStartupTimeout(60000).start();
-console.log('CONTAINER=' + c.getId());
-// the end of the suite, when the test says so: exit without stopping the container
-process.stdin.once('data', () => process.exit(0));
+      `const { GenericContainer, Network } = await import(${JSON.stringify(join(REPO, 'node_modules/testcontainers/build/index.js'))});
+const network = await new Network().start();
+const c = await new GenericContainer('nestling/busybox:local').withCommand(['sleep', '300']).withNetwork(network).withStartupTimeout(60000).start();
+console.log('CONTAINER=' + c.getId() + ' NETWORK=' + network.getId());
+process.stdin.on('data', () => {});
+process.stdin.once('end', () => process.exit(0));
 `,
     );
     const env = {
       ...process.env,
-      DOCKER_HOST: g.url,
+      DOCKER_HOST: ga.url,
       RYUK_CONTAINER_IMAGE: image,
       TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1',
-      TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
+      TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '2s',
       TESTCONTAINERS_RYUK_DISABLED: 'false',
     };
     const child = spawn(process.execPath, [script], { env, cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -93,33 +112,127 @@ process.stdin.once('data', () => process.exit(0));
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
-    const id = await new Promise<string>((resolve, reject) => {
+    const ids = await new Promise<{ container: string; network: string }>((resolve, reject) => {
       child.stdout.on('data', (c: Buffer) => {
         stdout += c.toString();
-        const m = /CONTAINER=([0-9a-f]{64})/.exec(stdout);
-        if (m) resolve(m[1]!);
+        const m = /CONTAINER=([0-9a-f]{64}) NETWORK=([0-9a-f]{64})/.exec(stdout);
+        if (m) resolve({ container: m[1]!, network: m[2]! });
       });
       void exited.then((code) => reject(new Error(`testcontainers process exited ${code}:\n${stdout}\n${stderr}`)));
     });
-    cleanup.add('container', id);
-    // the Ryuk container ran through the guard: it carries the owner label and binds the guard's socket, not the host's
-    const ryuk = await d.engine.json<{ Id: string; Labels: Record<string, string>; Mounts: { Source: string }[] }[]>({
-      method: 'GET',
-      path: '/containers/json',
-      query: { all: true, filters: JSON.stringify({ label: [`io.nestling.owner=${owner}`, 'org.testcontainers.ryuk=true'] }) },
-    });
-    const all = await d.engine.json<{ Image: string; Labels: Record<string, string> }[]>({
-      method: 'GET',
-      path: '/containers/json',
-      query: { all: true, filters: JSON.stringify({ label: [`io.nestling.owner=${owner}`] }) },
-    });
-    assert.equal(ryuk.length, 1, `${JSON.stringify(all.map((c) => [c.Image, c.Labels]))}\n${stderr}`);
-    assert.deepEqual(ryuk[0]!.Mounts.map((m) => m.Source), [g.socketPath]);
-    // the suite ends: the process exits, its connection to Ryuk closes
-    child.stdin.end('exit\n');
+    cleanup.add('container', ids.container);
+    cleanup.add('network', ids.network);
+
+    // the session's objects were made through the guard: the owner's, with Testcontainers' session label
+    const tc = (await inspect('containers', ids.container)) as { Config: { Labels: Record<string, string> } };
+    const sid = tc.Config.Labels[SESSION_LABEL];
+    assert.ok(sid, `no ${SESSION_LABEL} label: ${JSON.stringify(tc.Config.Labels)}`);
+    assert.equal(tc.Config.Labels[OWNER_LABEL], ownerA);
+    const tn = (await inspect('networks', ids.network)) as { Labels: Record<string, string> };
+    assert.equal(tn.Labels[SESSION_LABEL], sid);
+    assert.equal(tn.Labels[OWNER_LABEL], ownerA);
+
+    // the Ryuk container: made through the guard (owner A), for this session, bound to the guard's own socket only
+    const ryuks = await list([`${OWNER_LABEL}=${ownerA}`, 'org.testcontainers.ryuk=true']);
+    assert.equal(ryuks.length, 1, stderr);
+    const ryuk = ryuks[0]!;
+    cleanup.add('container', ryuk.Id);
+    assert.equal(ryuk.Labels[SESSION_LABEL], sid);
+    assert.deepEqual(ryuk.Mounts.map((m) => [m.Type, m.Source, m.Destination]), [['bind', ga.socketPath, '/var/run/docker.sock']]);
+    assert.notEqual(ga.socketPath, new URL(d.url).pathname, 'the guard socket is not the daemon socket');
+
+    // Objects carrying the very same session label that are not owner A's: one of owner B (through B's guard), one
+    // made directly on the daemon. Two-sided: the daemon matches them with Ryuk's filter; through A's guard (what
+    // the Ryuk container talks to) the same filter lists only A's container.
+    const rb = await run(DOCKER_28, ['run', '-d', '--name', `${prefix}-b1`, '--label', `${SESSION_LABEL}=${sid}`, 'nestling/busybox:local', 'sleep', '300'], { env: { DOCKER_HOST: gb.url } });
+    assert.equal(rb.code, 0, rb.stderr);
+    const bId = cleanup.add('container', rb.stdout.trim());
+    const rn = await run(DOCKER_28, ['network', 'create', '--label', `${SESSION_LABEL}=${sid}`, `${prefix}-bnet`], { env: { DOCKER_HOST: gb.url } });
+    assert.equal(rn.code, 0, rn.stderr);
+    cleanup.add('network', `${prefix}-bnet`);
+    const rh = await run(DOCKER_28, ['run', '-d', '--name', `${prefix}-h1`, '--label', `${SESSION_LABEL}=${sid}`, 'nestling/busybox:local', 'sleep', '300'], { env: { DOCKER_HOST: d.url } });
+    assert.equal(rh.code, 0, rh.stderr);
+    const hId = cleanup.add('container', rh.stdout.trim());
+    const direct = (await list([`${SESSION_LABEL}=${sid}`])).map((c) => c.Id);
+    for (const id of [ids.container, bId, hId, ryuk.Id]) assert.ok(direct.includes(id), 'the daemon matches all four with the session filter');
+    const viaA = await run(DOCKER_28, ['ps', '-aq', '--no-trunc', '--filter', `label=${SESSION_LABEL}=${sid}`], { env: { DOCKER_HOST: ga.url } });
+    assert.deepEqual(viaA.stdout.trim().split('\n').sort(), [ids.container, ryuk.Id].sort());
+
+    // the suite ends: the process exits without stopping its containers; its connection to Ryuk closes
+    const recordsBefore = ga.records.length;
+    child.stdin.end();
     assert.equal(await exited, 0, stderr);
-    // What is NOT proven here: that the stand-in then removes the session's containers when the client goes away
-    // (it does when driven by hand through the guard; driven by Testcontainers its listener never saw the client's
-    // EOF in this setup). The guard reaps the owner either way (reap.test.ts).
+    const exitedAt = Date.now();
+
+    // Ryuk runs with AutoRemove (Testcontainers sets it for the reaper image): follow its log and its exit code
+    // from now on, the container is gone once it has finished.
+    const ryukLogs = run(DOCKER_28, ['logs', '-f', ryuk.Id], { env: { DOCKER_HOST: d.url }, timeoutMs: 150_000 });
+    const ryukExit = run(DOCKER_28, ['wait', ryuk.Id], { env: { DOCKER_HOST: d.url }, timeoutMs: 150_000 });
+    const state = async () => {
+      const r = await run(DOCKER_28, ['logs', ryuk.Id], { env: { DOCKER_HOST: d.url } });
+      return `ryuk logs:\n${r.stdout}${r.stderr}\ntestcontainers stderr:\n${stderr}`;
+    };
+    // Ryuk: reconnection timeout (2 s) after the close, then list, then remove; generous on a noisy 2-core machine
+    await waitFor('the session\'s container and network to be removed', 90_000, async () => ((await inspect('containers', ids.container)) === undefined && (await inspect('networks', ids.network)) === undefined ? true : undefined), state);
+    const gone = Date.now() - exitedAt;
+    // then Ryuk is done: it exits 0 (nothing left that it could not remove) and its log tells what it did
+    const [exit, followed] = await Promise.all([ryukExit, ryukLogs]);
+    const ryukLog = followed.stdout + followed.stderr;
+    assert.equal(exit.stdout.trim(), '0', `${exit.stdout}${exit.stderr}\n${ryukLog}`);
+    assert.equal(followed.code, 0, ryukLog);
+    assert.match(ryukLog, /msg="client disconnected" address=\S+ clients=0/);
+    assert.match(ryukLog, new RegExp(`msg="adding filter" type=label values="\\[${SESSION_LABEL.replace(/\./g, '\\.')}=${sid}\\]"`));
+    assert.match(ryukLog, /msg=removed containers=1 networks=1 volumes=0 images=0/);
+
+    // Who removed them: the guard forwarded DELETE /containers/<id> and DELETE /networks/<id> after the
+    // Testcontainers process had exited; nobody else talks to A's guard then, the Ryuk container is its one client.
+    const after = ga.records.slice(recordsBefore);
+    const removed = (kind: string, id: string) => after.find((r) => r.method === 'DELETE' && new RegExp(`^(/v[0-9.]+)?/${kind}/${id}$`).test(r.path));
+    const delC = removed('containers', ids.container);
+    const delN = removed('networks', ids.network);
+    assert.ok(delC && delC.decision === 'forward' && delC.status === 204, JSON.stringify(after));
+    assert.ok(delN && delN.decision === 'forward' && delN.status === 204, JSON.stringify(after));
+    assert.ok(after.every((r) => r.owner === ownerA));
+    assert.ok(after.some((r) => r.method === 'GET' && /\/containers\/json$/.test(r.path)), 'Ryuk listed the containers through the guard');
+
+    // isolation: owner B's container and network, and the daemon-direct container, survive with the session label
+    for (const id of [bId, hId]) {
+      const s = (await inspect('containers', id)) as { State: { Running: boolean } } | undefined;
+      assert.ok(s?.State.Running, `${id} survived Ryuk's sweep`);
+    }
+    assert.ok(await inspect('networks', `${prefix}-bnet`), 'owner B\'s network survived');
+    // nothing of owner A is left: the session's objects went with Ryuk, Ryuk went with its AutoRemove
+    await waitFor('the Ryuk container to be auto-removed', 60_000, async () => ((await list([`${OWNER_LABEL}=${ownerA}`])).length === 0 ? true : undefined), async () => JSON.stringify(await list([`${OWNER_LABEL}=${ownerA}`])));
+    // a report line for the test log: how long the reaping took after the process exit (not an assertion)
+    process.stderr.write(`ryuk: the session's objects were gone ${gone} ms after the Testcontainers process exited\n`);
+  });
+
+  it('why a busybox `nc -l` stand-in never reaps for Testcontainers: it half-closes at once, docker-proxy passes that on, and the client closes before it writes its filter', { timeout: 120_000 }, async () => {
+    // `nc -l -p 8080 &` in a non-interactive sh reads stdin from /dev/null: busybox nc shuts down its write side as
+    // soon as it accepts (stdin EOF => shutdown(SHUT_WR)); docker-proxy passes that FIN on to the client (it half-
+    // closes the client side when the container side ends); a net.Socket with allowHalfOpen false (Testcontainers'
+    // reaper socket) then ends its own side too, so nc exits before the client wrote anything.
+    const r = await run(DOCKER_28, ['run', '-d', '--name', `${prefix}-nc`, '-p', '127.0.0.1::8080', 'nestling/busybox:local', 'sh', '-c', 'nc -l -p 8080 > /tmp/got & l=$!; echo listening; wait $l; echo "nc exited, got [$(cat /tmp/got)]"; sleep 300'], { env: { DOCKER_HOST: d.url } });
+    assert.equal(r.code, 0, r.stderr);
+    const id = cleanup.add('container', r.stdout.trim());
+    const logs = async () => (await run(DOCKER_28, ['logs', id], { env: { DOCKER_HOST: d.url } })).stdout;
+    await waitFor('nc to listen', 30_000, async () => (/listening/.test(await logs()) ? true : undefined), logs);
+    const port = Number(/:(\d+)\s*$/.exec((await run(DOCKER_28, ['port', id, '8080'], { env: { DOCKER_HOST: d.url } })).stdout.trim().split('\n')[0]!)?.[1]);
+    assert.ok(port > 0);
+    // the client: connects, writes nothing, waits (up to 20 s) for the server side to end
+    const ended = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      const t = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 20_000);
+      s.on('end', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      s.on('error', () => undefined);
+    });
+    assert.equal(ended, true, 'the client saw the server end its side without having written anything');
+    await waitFor('nc to exit with nothing read', 30_000, async () => (/nc exited, got \[\]/.test(await logs()) ? true : undefined), logs);
   });
 });
