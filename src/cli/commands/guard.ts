@@ -74,7 +74,7 @@ function addPolicyOptions(c: Command): Command {
 export function register(program: Command, ctx: CliContext): void {
   const guard = program
     .command('guard')
-    .description('Run the fail-closed Docker API proxy for one job (owner): foreground, prints one "listening" line on stdout');
+    .description('Run the fail-closed Docker API proxy for one job (owner): foreground, prints one "listening" line on stdout; `guard check` decides one request without forwarding it');
   addUpstreamOptions(guard)
     .option('--listen <url>', 'where the job connects: unix:///run/nestling/JOB.sock or tcp://127.0.0.1:PORT')
     .option('--owner <id>', 'the job id every object created through the guard is labelled with');
