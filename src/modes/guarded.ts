@@ -41,9 +41,13 @@ export const guarded: Mode = {
     const owner = ownerFor(runId);
     const net = runName(runId, 'net');
     const socketDir = join(ctx.stateDir, runId);
+    // Testcontainers: Ryuk binds the guard's socket by its host path; mapped ports are reached on the host's
+    // address, which the job gets as host.docker.internal (the daemon's host-gateway; the bridge network cannot be
+    // inspected through the guard, so Testcontainers could not find a gateway itself).
     const jobEnv: Record<string, string> = {
       DOCKER_HOST: `unix://${GUARD_SOCKET_DIR_IN_JOB}/docker.sock`,
       TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: join(socketDir, 'docker.sock'),
+      TESTCONTAINERS_HOST_OVERRIDE: 'host.docker.internal',
     };
     const image = opts.image ?? defaultImages(opts.images, ctx.dockerVersion, opts.imageRefs).cli;
     return {
@@ -57,7 +61,7 @@ export const guarded: Mode = {
         {
           role: 'job',
           name: runName(runId, 'job'),
-          body: jobBody({ opts, ctx, runId, mode: 'guarded', image, jobEnv, binds: [`${socketDir}:${GUARD_SOCKET_DIR_IN_JOB}`], network: net }),
+          body: jobBody({ opts, ctx, runId, mode: 'guarded', image, jobEnv, binds: [`${socketDir}:${GUARD_SOCKET_DIR_IN_JOB}`], extraHostConfig: { ExtraHosts: ['host.docker.internal:host-gateway'] }, network: net }),
         },
       ],
       jobEnv,

@@ -21,6 +21,7 @@ import { buildRyukImage } from '../../harness/ryuk.js';
 import { reapOwner } from '../../../src/guard/reaper.js';
 import { EngineError } from '../../../src/util/errors.js';
 import { DOCKER_28, run, startTestGuard, type TestGuard } from './helpers.js';
+import { leftovers, NOTHING, runJobForTest } from '../modes/helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const SESSION_LABEL = 'org.testcontainers.session-id';
@@ -205,6 +206,37 @@ process.stdin.once('end', () => process.exit(0));
     await waitFor('the Ryuk container to be auto-removed', 60_000, async () => ((await list([`${OWNER_LABEL}=${ownerA}`])).length === 0 ? true : undefined), async () => JSON.stringify(await list([`${OWNER_LABEL}=${ownerA}`])));
     // a report line for the test log: how long the reaping took after the process exit (not an assertion)
     process.stderr.write(`ryuk: the session's objects were gone ${gone} ms after the Testcontainers process exited\n`);
+  });
+
+  it('nestling run --mode guarded: the job\'s TESTCONTAINERS_* settings let a Ryuk it starts bind the guard socket, be reached, and reap', { timeout: 240_000 }, async () => {
+    // What Testcontainers does in a guarded job, step by step with the job image's docker CLI and busybox nc (no
+    // Node in the job image): a session container; Ryuk with TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE bound at
+    // /var/run/docker.sock and port 8080 published; a connection to TESTCONTAINERS_HOST_OVERRIDE:<mapped port> that
+    // sends the session filter and closes. The job itself waits until Ryuk has removed the session container.
+    const script = [
+      'set -e',
+      'echo "HOST_OVERRIDE=$TESTCONTAINERS_HOST_OVERRIDE SOCKET_OVERRIDE=$TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"',
+      'sid="job-$$-$(date +%s)"',
+      'cid=$(docker run -d --label org.testcontainers.session-id=$sid nestling/busybox:local sleep 300)',
+      'rid=$(docker run -d -p 8080 --label org.testcontainers.ryuk=true --label org.testcontainers.session-id=$sid -e RYUK_RECONNECTION_TIMEOUT=1s -v "$TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE:/var/run/docker.sock" "$RYUK_IMAGE")',
+      'i=0; until docker logs $rid 2>&1 | grep -q Started; do i=$((i+1)); [ $i -lt 120 ] || { docker logs $rid; exit 10; }; sleep 0.5; done',
+      'port=$(docker port $rid 8080/tcp | sed -n "s/^0\\.0\\.0\\.0:\\([0-9]*\\)$/\\1/p" | head -n 1)',
+      `(printf 'label=org.testcontainers.session-id=%s\\r\\n' "$sid"; sleep 2) | timeout 30 nc "$TESTCONTAINERS_HOST_OVERRIDE" "$port" > /tmp/ack || true`,
+      'echo "ACK=[$(tr -d "\\n" < /tmp/ack)]"',
+      'i=0; while docker inspect $cid >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || { docker logs $rid; exit 11; }; sleep 0.5; done',
+      'echo REAPED',
+      'i=0; until [ "$(docker inspect -f "{{.State.Status}}" $rid)" = exited ]; do i=$((i+1)); [ $i -lt 120 ] || exit 12; sleep 0.5; done',
+      'docker logs $rid',
+    ].join('\n');
+    const r = await runJobForTest(d.engine, { mode: 'guarded', env: [`RYUK_IMAGE=${image}`], cmd: ['sh', '-c', script] });
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.summary.exitCode, 0, out);
+    assert.match(r.stdout, /^HOST_OVERRIDE=host\.docker\.internal SOCKET_OVERRIDE=\/\S+\/docker\.sock$/m);
+    assert.match(r.stdout, /^ACK=\[ACK\]$/m, out);
+    assert.match(r.stdout, /^REAPED$/m);
+    assert.match(r.stdout, /msg=removed containers=1 networks=0 volumes=0 images=0/, out);
+    // the run's teardown leaves nothing (the exited Ryuk is the owner's and is reaped with the run)
+    assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
   });
 
   it('why a busybox `nc -l` stand-in never reaps for Testcontainers: it half-closes at once, docker-proxy passes that on, and the client closes before it writes its filter', { timeout: 120_000 }, async () => {
