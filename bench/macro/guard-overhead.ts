@@ -11,7 +11,6 @@
  *
  *   DOCKER_HOST=unix:///tmp/nd/docker.sock node bench/run.mjs guard
  */
-import http from 'node:http';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -23,9 +22,9 @@ const DOCKER = process.env.BENCH_DOCKER ?? '/usr/local/bin/docker';
 const UPSTREAM = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
 const IMAGE = process.env.BENCH_IMAGE ?? 'nestling/busybox:local';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 256);
-const CONTEXT_MB = Number(process.env.BENCH_CONTEXT_MB ?? 128);
-const GUARDS = Number(process.env.BENCH_GUARDS ?? 10);
+const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 1024);
+const CONTEXT_MB = Number(process.env.BENCH_CONTEXT_MB ?? 500);
+const GUARDS = Number(process.env.BENCH_GUARDS ?? 50);
 const dir = mkdtempSync(join(tmpdir(), 'nestling-bench-guard-'));
 
 const median = (xs: number[]) => {
@@ -39,10 +38,12 @@ const pct = (xs: number[], p: number) => {
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function startGuardProc(name: string, owner: string): Promise<{ p: ChildProcess; socket: string }> {
+function startGuardProc(name: string, owner: string, cpu?: number): Promise<{ p: ChildProcess; socket: string }> {
   const socket = join(dir, `${name}.sock`);
+  const argv = [process.execPath, CLI, 'guard', '--upstream', UPSTREAM, '--listen', `unix://${socket}`, '--owner', owner, '--quiet', '--reap-on-exit'];
+  const [cmd, args] = cpu === undefined ? [argv[0]!, argv.slice(1)] : pinCmd(cpu, argv);
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [CLI, 'guard', '--upstream', UPSTREAM, '--listen', `unix://${socket}`, '--owner', owner, '--quiet', '--reap-on-exit'], {
+    const p = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     p.stdout!.once('data', () => res({ p, socket }));
@@ -55,49 +56,91 @@ const stopGuard = (g: { p: ChildProcess }) =>
     g.p.kill('SIGTERM');
   });
 
-function request(agent: http.Agent, socketPath: string, path: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const req = http.request({ socketPath, path, agent, headers: { host: 'docker' } }, (r) => {
-      r.resume();
-      r.on('end', () => (r.statusCode === 200 ? res() : rej(new Error(`status ${r.statusCode}`))));
+/**
+ * The load generator: raw keep-alive connections, requests written as prepared bytes, responses framed by
+ * Content-Length or chunked (like wrk, which cannot speak to a unix socket). A lean client leaves the CPU to what is
+ * measured: node's http client alone costs more per request than the daemon's /_ping.
+ */
+const LOADGEN = `
+import net from 'node:net';
+const [sockPath, path, secs, conc, mode] = process.argv.slice(2);
+const req = Buffer.from('GET ' + path + ' HTTP/1.1\\r\\nHost: docker\\r\\nUser-Agent: nestling-bench\\r\\n\\r\\n');
+let n = 0, errors = 0;
+const lat = [];
+const end = Date.now() + Number(secs) * 1000;
+function conn() {
+  return new Promise((resolve) => {
+    const s = net.connect(sockPath);
+    let buf = Buffer.alloc(0), need = -1, t0 = 0n;
+    const send = () => {
+      if (Date.now() >= end) { s.end(); resolve(); return; }
+      buf = Buffer.alloc(0); need = -1; t0 = process.hrtime.bigint(); s.write(req);
+    };
+    s.on('connect', send);
+    s.on('data', (d) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      if (need < 0) {
+        const i = buf.indexOf('\\r\\n\\r\\n');
+        if (i < 0) return;
+        const head = buf.subarray(0, i).toString('latin1');
+        if (!head.startsWith('HTTP/1.1 200')) errors++;
+        const m = /\\r\\ncontent-length: *(\\d+)/i.exec(head);
+        if (m) need = i + 4 + Number(m[1]);
+        else if (/\\r\\ntransfer-encoding: *chunked/i.test(head)) {
+          const j = buf.indexOf('\\r\\n0\\r\\n\\r\\n', i);
+          if (j < 0) return;
+          need = j + 7;
+        } else { errors++; s.destroy(); return; }
+      }
+      if (buf.length < need) return;
+      n++;
+      if (mode === 'latency') lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      send();
     });
-    req.on('error', rej);
-    req.end();
+    s.on('error', () => { errors++; resolve(); });
+    s.on('close', () => resolve());
   });
 }
+const t = Date.now();
+await Promise.all(Array.from({ length: Number(conc) }, conn));
+const el = (Date.now() - t) / 1000;
+lat.sort((a, b) => a - b);
+const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+console.log(JSON.stringify({ n, errors, rps: n / el, p50: lat.length ? q(0.5) : 0, p99: lat.length ? q(0.99) : 0 }));
+`;
+const loadgenFile = join(dir, 'loadgen.mjs');
+writeFileSync(loadgenFile, LOADGEN);
+/** Pinning: the endpoint under test on CPU 1, the load generator on CPU 0 (the daemon floats), when there are two. */
+const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0 && process.env.BENCH_PIN !== '0';
+const pinCmd = (cpu: number, argv: string[]): [string, string[]] => (PIN ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0]!, argv.slice(1)]);
 
-async function latency(socketPath: string, path: string, n: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < 50; i++) await request(agent, socketPath, path);
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = process.hrtime.bigint();
-    await request(agent, socketPath, path);
-    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  agent.destroy();
-  return { p50: pct(ms, 50), p99: pct(ms, 99) };
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]); // utime + stime, in clock ticks (100/s)
 }
 
-async function throughput(socketPath: string, path: string, seconds: number, conc = 8) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
-  let n = 0;
-  let errors = 0;
-  const end = Date.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: conc }, async () => {
-      while (Date.now() < end) {
-        try {
-          await request(agent, socketPath, path);
-          n++;
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  agent.destroy();
-  return { rps: n / seconds, errors };
+function loadgen(socketPath: string, path: string, seconds: number, conc: number, mode: 'latency' | 'throughput') {
+  const [cmd, args] = pinCmd(0, [process.execPath, loadgenFile, socketPath, path, String(seconds), String(conc), mode]);
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { n: number; errors: number; rps: number; p50: number; p99: number };
+}
+
+/** p50/p99 of sequential requests on one keep-alive connection. */
+function latency(socketPath: string, path: string) {
+  loadgen(socketPath, path, 0.3, 1, 'latency');
+  const r = loadgen(socketPath, path, 2, 1, 'latency');
+  return { p50: r.p50, p99: r.p99, errors: r.errors };
+}
+
+/** req/s over 8 keep-alive connections; with the pid of the endpoint, its CPU time per request. */
+function throughput(socketPath: string, path: string, seconds: number, pid?: number, conc = 8) {
+  loadgen(socketPath, path, 0.5, conc, 'throughput');
+  const t0 = pid ? cpuTicks(pid) : 0;
+  const r = loadgen(socketPath, path, seconds, conc, 'throughput');
+  const cpuUsPerReq = pid ? ((cpuTicks(pid) - t0) * 10_000) / Math.max(1, r.n) : undefined;
+  return { rps: r.rps, errors: r.errors, cpuUsPerReq };
 }
 
 const docker = (host: string, args: string[], input?: Buffer) => {
@@ -112,7 +155,7 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-const guard = await startGuardProc('main', `bench-${process.pid}`);
+const guard = await startGuardProc('main', `bench-${process.pid}`, 1);
 const raw = UPSTREAM.replace(/^unix:\/\//, '');
 
 /** An HAProxy endpoint filter in the Tecnativa docker-socket-proxy style (CONTAINERS=1 POST=1 IMAGES=1 EXEC=1 ...). */
@@ -143,7 +186,8 @@ function startHaproxy(): { p: ChildProcess; socket: string } | undefined {
     '',
   ].join('\n');
   writeFileSync(join(dir, 'haproxy.cfg'), cfg);
-  const p = spawn(bin, ['-W', '-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const [cmd, args] = pinCmd(1, [bin, '-W', '-db', '-f', join(dir, 'haproxy.cfg')]);
+  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return { p, socket };
 }
 const hap = startHaproxy();
@@ -153,26 +197,35 @@ const sockets: Record<string, string> = { raw, guard: guard.socket, ...(hap ? { 
 const KINDS = Object.keys(sockets);
 const result: Record<string, unknown> = {};
 try {
-  // 1. small calls: latency and req/s
+  // 1. small calls: latency (one connection, sequential) and req/s (8 connections), interleaved raw/guard/haproxy
+  const pids: Record<string, number | undefined> = { raw: undefined, guard: guard.p.pid, haproxy: hap?.p.pid };
   for (const path of ['/_ping', '/v1.41/containers/json']) {
     const lat: Record<string, { p50: number[]; p99: number[] }> = {};
     const rps: Record<string, number[]> = {};
+    const cpu: Record<string, number[]> = {};
     for (const k of KINDS) {
       lat[k] = { p50: [], p99: [] };
       rps[k] = [];
+      cpu[k] = [];
     }
     let errors = 0;
     for (let i = 0; i < RUNS; i++) {
       for (const k of KINDS) {
-        const l = await latency(sockets[k]!, path, 1000);
+        const l = latency(sockets[k]!, path);
         lat[k]!.p50.push(l.p50);
         lat[k]!.p99.push(l.p99);
-        const t = await throughput(sockets[k]!, path, 2);
+        const t = throughput(sockets[k]!, path, 3, k === 'guard' ? pids.guard : undefined);
         rps[k]!.push(t.rps);
-        errors += t.errors;
+        if (t.cpuUsPerReq !== undefined) cpu[k]!.push(t.cpuUsPerReq);
+        errors += t.errors + l.errors;
       }
     }
-    const m = (k: string) => ({ p50Ms: r3(median(lat[k]!.p50)), p99Ms: r3(median(lat[k]!.p99)), reqPerSec: Math.round(median(rps[k]!)) });
+    const m = (k: string) => ({
+      p50Ms: r3(median(lat[k]!.p50)),
+      p99Ms: r3(median(lat[k]!.p99)),
+      reqPerSec: Math.round(median(rps[k]!)),
+      ...(cpu[k]!.length ? { cpuUsPerReq: Math.round(median(cpu[k]!)), reqPerCpuSecond: Math.round(1e6 / median(cpu[k]!)) } : {}),
+    });
     const rr = m('raw');
     const entry: Record<string, unknown> = { raw: rr, p50TargetMs: r3(rr.p50Ms * 1.1 + 0.3), errors };
     for (const k of KINDS.filter((x) => x !== 'raw')) {
@@ -180,6 +233,7 @@ try {
       entry[k] = { ...gg, ratio: { p50: r3(gg.p50Ms / rr.p50Ms), p99: r3(gg.p99Ms / rr.p99Ms), reqPerSec: r3(gg.reqPerSec / rr.reqPerSec) } };
     }
     entry.guardMeetsP50Target = m('guard').p50Ms <= rr.p50Ms * 1.1 + 0.3;
+    entry.guardMeets5000 = m('guard').reqPerSec >= 5000;
     result[path] = entry;
     console.error(`bench: ${path}: ${JSON.stringify(entry)}`);
   }
@@ -216,6 +270,9 @@ try {
     ...KINDS.filter((k) => ex[k]!.length).map((k) => [`${k}MBps`, mbps(median(ex[k]!))]),
     ...KINDS.filter((k) => k !== 'raw' && ex[k]!.length).map((k) => [`${k}Ratio`, r3(median(ex.raw!) / median(ex[k]!))]),
     ...Object.entries(failures).map(([k, v]) => [`${k}Error`, v]),
+    ...(/unable to upgrade to tcp, received 200/.test(failures.haproxy ?? '')
+      ? [['haproxyNote', 'HAProxy >= 2.4 does not forward Upgrade: tcp on a request with a body (haproxy/haproxy#2684, Tecnativa/docker-socket-proxy#132): docker exec and attach fail through it']]
+      : []),
   ]);
   for (const k of Object.keys(failures)) delete failures[k];
   console.error(`bench: exec stream: ${JSON.stringify(result.execStream)}`);
@@ -277,6 +334,7 @@ try {
 }
 const doc = {
   bench: 'guard-overhead',
+  pinned: PIN ? 'guard and haproxy on CPU 1, load generator on CPU 0, dockerd unpinned' : 'no',
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cpus: cpus().length,

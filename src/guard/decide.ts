@@ -20,11 +20,15 @@ import { events, ownerFiltered } from './rules/system.js';
 import { ownedVolumeRoute, volumeCreate } from './rules/volume.js';
 import type { Decide, Decision, RouteDef } from './types.js';
 
-const allow: RouteHandler = () => undefined;
-const refuse =
-  (rule: string): RouteHandler =>
-  (req) =>
-    denied(rule, 'route', req.route.id, req.route);
+/**
+ * Handlers whose answer depends only on the route, the target and the guard's own owner and policy (never on the
+ * ownership oracle, the body or other headers): their decisions for body-less requests are cached per guard.
+ */
+const PURE = new WeakSet<RouteHandler>();
+const pure = (h: RouteHandler): RouteHandler => (PURE.add(h), h);
+
+const allow: RouteHandler = pure(() => undefined);
+const refuse = (rule: string): RouteHandler => pure((req) => denied(rule, 'route', req.route.id, req.route));
 /** Plugins are refused, but inspect answers the daemon's 404: `docker inspect NAME` walks every object type and
  *  must end with "No such object", not a policy message about plugins. */
 const pluginNotFound: RouteHandler = (req) => ({
@@ -45,7 +49,9 @@ const validJson: RouteHandler = (req) => {
   }
   return undefined;
 };
-const systemDf: RouteHandler = () => ({ responseFilter: 'system-df' });
+const systemDf: RouteHandler = pure(() => ({ responseFilter: 'system-df' }));
+pure(ownerFiltered);
+pure(events);
 const ownedContainerJson: RouteHandler = async (req) => (await ownedContainerRoute(req)) ?? validJson(req);
 
 /** Every route id has an explicit entry: a route without one is refused (fail closed). */
@@ -169,7 +175,28 @@ function checkContentType(view: { headers: Record<string, string | string[] | un
   return undefined;
 }
 
+/** Cached decisions of pure handlers (see PURE), per decide context (one per guard); bounded. */
+const CACHE = new WeakMap<object, Map<string, Decision>>();
+const CACHE_MAX = 2048;
+
 export const decide: Decide = async (view, ctx) => {
+  const bodyless = view.body === undefined || view.body.length === 0;
+  const key = bodyless ? `${view.method} ${header(view.headers['content-type'])} ${view.rawTarget}` : undefined;
+  let cache = CACHE.get(ctx);
+  if (key !== undefined && cache) {
+    const hit = cache.get(key);
+    if (hit) return hit;
+  }
+  const d = await decideUncached(view, ctx);
+  if (key !== undefined && d.route && PURE.has(ROUTE_POLICY[d.route.id]!)) {
+    if (!cache) CACHE.set(ctx, (cache = new Map()));
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(key, freeze(d));
+  }
+  return d;
+};
+
+const decideUncached: Decide = async (view, ctx) => {
   const t = canonicalizeTarget(view.rawTarget);
   if (isDenial(t)) return t;
   const m = matchRoute(view.method, t.path);
@@ -199,5 +226,13 @@ export const decide: Decide = async (view, ctx) => {
   };
   return d;
 };
+
+function freeze(d: Decision): Decision {
+  if (d.action === 'forward') {
+    if (d.rewrite) Object.freeze(d.rewrite);
+    if (d.notes) Object.freeze(d.notes);
+  }
+  return Object.freeze(d);
+}
 
 export { requireOwned, setParam };

@@ -82,7 +82,11 @@ function parseHeaderLines(lines: string[]): [string, string][] {
     if (colon <= 0) throw new HttpParseError(400, 'malformed header line (no field name)');
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) throw new HttpParseError(400, `malformed header name ${JSON.stringify(name.slice(0, 40))}`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    let a = colon + 1;
+    let b = line.length;
+    while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
+    while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
+    const value = line.slice(a, b);
     if (BAD_VALUE_CHAR.test(value)) throw new HttpParseError(400, `control character in header ${name}`);
     out.push([name, value]);
   }
@@ -286,6 +290,7 @@ export const HOP_BY_HOP = new Set([
 
 /** Removes hop-by-hop headers, and any header the Connection header names. */
 export function endToEndHeaders(raw: [string, string][], connection: string | undefined): [string, string][] {
+  if (connection === undefined || connection === '' || /^\s*(keep-alive|close)\s*$/i.test(connection)) return raw.filter(([n]) => !HOP_BY_HOP.has(n.toLowerCase()));
   const named = new Set(
     (connection ?? '')
       .toLowerCase()

@@ -8,13 +8,11 @@
  * The server owns the socket state (no http.Server: it cannot hand over a socket for the no-upgrade hijack form).
  * One request at a time per connection: pipelined requests wait in the buffer until the previous answer is sent.
  */
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { chmod, lstat, mkdir, realpath, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { Readable, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Engine } from '../engine/client.js';
 import { parseHostUrl } from '../engine/resolve.js';
 import type { EngineEndpoint, TlsMaterial } from '../engine/transport.js';
@@ -29,7 +27,6 @@ import {
   endToEndHeaders,
   errorResponse,
   parseRequestHead,
-  statusText,
   type BodyFraming,
   type RequestHead,
 } from './http-parser.js';
@@ -38,6 +35,8 @@ import { EngineOracle } from './oracle.js';
 import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
+import { openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
+import { SocketReader } from './socket-reader.js';
 import { filterEventLine, filterJsonResponse } from './response-filter.js';
 import type { Decide, DecideContext, Decision, EffectivePolicy, PathMapping, RequestView, RouteDef } from './types.js';
 
@@ -144,6 +143,7 @@ export function splitTarget(target: string): { path: string; query: string; apiV
  * match is read in full (and capped): the decider then refuses it.
  */
 function isUpload(method: string, target: string): boolean {
+  if (method !== 'POST' && method !== 'PUT') return false;
   const t = canonicalizeTarget(target);
   if (isDenial(t)) return false;
   const m = matchRoute(method, t.path);
@@ -205,81 +205,10 @@ export function parseListen(url: string, allowNonLoopback: boolean): ListenSpec 
   return { kind: 'tcp', host, port };
 }
 
-/** A socket's buffered input: the server reads heads and bodies from it, then may hand the socket over. */
-class SocketReader {
-  buf: Buffer = Buffer.alloc(0);
-  ended = false;
-  #wake: (() => void) | undefined;
-  readonly sock: Duplex;
-  static readonly HIGH = 256 * 1024;
-
-  constructor(sock: Duplex) {
-    this.sock = sock;
-    sock.on('data', this.#onData);
-    sock.on('end', this.#onEnd);
-    sock.on('close', this.#onEnd);
-  }
-
-  #onData = (d: Buffer) => {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    if (this.buf.length >= SocketReader.HIGH) this.sock.pause();
-    this.#notify();
-  };
-
-  #onEnd = () => {
-    this.ended = true;
-    this.#notify();
-  };
-
-  #notify() {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  /** Waits for more input; 'timeout' after ms (0: none). */
-  wait(ms: number): Promise<'data' | 'end' | 'timeout'> {
-    if (this.ended) return Promise.resolve('end');
-    this.sock.resume();
-    return new Promise((resolve) => {
-      const timer = ms > 0 ? setTimeout(() => finish('timeout'), ms) : undefined;
-      const finish = (r: 'data' | 'end' | 'timeout') => {
-        if (timer) clearTimeout(timer);
-        if (this.#wake === wake) this.#wake = undefined;
-        resolve(r);
-      };
-      const wake = () => finish(this.ended ? 'end' : 'data');
-      this.#wake = wake;
-    });
-  }
-
-  take(n: number): Buffer {
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    if (this.buf.length < SocketReader.HIGH) this.sock.resume();
-    return out;
-  }
-
-  unshift(b: Buffer): void {
-    if (b.length) this.buf = this.buf.length ? Buffer.concat([b, this.buf]) : b;
-  }
-
-  /** Stops reading; returns what was buffered. The caller owns the socket from now on. */
-  detach(): Buffer {
-    this.sock.removeListener('data', this.#onData);
-    this.sock.removeListener('end', this.#onEnd);
-    this.sock.removeListener('close', this.#onEnd);
-    this.sock.pause();
-    const b = this.buf;
-    this.buf = Buffer.alloc(0);
-    return b;
-  }
-}
-
 async function readHead(r: SocketReader, limits: GuardLimits): Promise<RequestHead | null> {
   let deadline = 0;
   for (;;) {
-    if (r.buf.length) {
+    if (r.length) {
       const head = parseRequestHead(r.buf, limits.maxHeadBytes);
       if (head) {
         r.take(head.headBytes);
@@ -288,13 +217,13 @@ async function readHead(r: SocketReader, limits: GuardLimits): Promise<RequestHe
       if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
     }
     if (r.ended) {
-      if (r.buf.length === 0) return null;
+      if (r.length === 0) return null;
       throw new HttpParseError(400, 'connection closed in the middle of a request head');
     }
     const wait = deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs;
     const w = await r.wait(wait);
     if (w === 'timeout') {
-      if (!deadline && r.buf.length === 0) return null; // idle keep-alive connection
+      if (!deadline && r.length === 0) return null; // idle keep-alive connection
       throw new HttpParseError(408, 'request head not received in time');
     }
   }
@@ -304,10 +233,10 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
   if (framing.type === 'none') return undefined;
   if (framing.type === 'length') {
     if (framing.length > cap) throw new HttpParseError(413, `request body of ${framing.length} bytes is over the ${cap}-byte limit`);
-    while (r.buf.length < framing.length) {
+    while (r.length < framing.length) {
       const w = await r.wait(idleMs);
       if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-      if (w === 'end' && r.buf.length < framing.length) throw new HttpParseError(400, 'request body shorter than its Content-Length');
+      if (w === 'end' && r.length < framing.length) throw new HttpParseError(400, 'request body shorter than its Content-Length');
     }
     return Buffer.from(r.take(framing.length));
   }
@@ -315,8 +244,8 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
   const parts: Buffer[] = [];
   let total = 0;
   for (;;) {
-    if (r.buf.length) {
-      for (const p of dec.push(r.take(r.buf.length))) {
+    if (r.length) {
+      for (const p of dec.push(r.take(r.length))) {
         total += p.length;
         if (total > cap) throw new HttpParseError(413, `request body over the ${cap}-byte limit`);
         parts.push(Buffer.from(p));
@@ -328,77 +257,34 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
     }
     const w = await r.wait(idleMs);
     if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-    if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
+    if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
   }
-}
-
-/** The body of an upload route as a stream: decoded from the client's framing, pulled with backpressure. */
-function streamBody(r: SocketReader, framing: BodyFraming, idleMs: number): Readable {
-  async function* gen(): AsyncGenerator<Buffer> {
-    if (framing.type === 'none') return;
-    if (framing.type === 'length') {
-      let left = framing.length;
-      while (left > 0) {
-        if (r.buf.length === 0) {
-          const w = await r.wait(idleMs);
-          if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-          if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'request body shorter than its Content-Length');
-          continue;
-        }
-        const b = Buffer.from(r.take(Math.min(left, r.buf.length)));
-        left -= b.length;
-        yield b;
-      }
-      return;
-    }
-    const dec = new ChunkedDecoder();
-    for (;;) {
-      if (r.buf.length) {
-        for (const p of dec.push(r.take(r.buf.length))) if (p.length) yield Buffer.from(p);
-        if (dec.done) {
-          r.unshift(dec.rest);
-          return;
-        }
-        // more may have arrived while the consumer held us at a yield
-        if (r.buf.length) continue;
-      }
-      const w = await r.wait(idleMs);
-      if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-      if (w === 'end' && r.buf.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
-    }
-  }
-  return Readable.from(gen(), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
 /**
- * Headers to send upstream: end-to-end headers only, repeated headers kept as separate lines (BuildKit's /session
- * sends X-Docker-Expose-Session-Grpc-Method once per method), our own framing.
+ * The request sent upstream: end-to-end headers only (repeated headers kept as separate lines: BuildKit's /session
+ * sends X-Docker-Expose-Session-Grpc-Method once per method), our own framing, then the checked body.
  */
-function upstreamHeaders(head: RequestHead, bodyLength: number | 'chunked' | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) {
-    const k = n.toLowerCase();
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  out.host = head.headers.host ?? 'docker';
-  if (bodyLength === 'chunked') out['transfer-encoding'] = 'chunked';
-  else if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
+function buildRequest(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[], body: Buffer | undefined): Buffer {
+  let h = `${head.method} ${target} HTTP/1.1\r\nhost: ${head.headers.host ?? 'docker'}\r\n`;
+  for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) h += `${n.toLowerCase()}: ${v}\r\n`;
+  if (bodyLength === 'chunked') h += 'transfer-encoding: chunked\r\n';
+  else if (bodyLength !== undefined) h += `content-length: ${bodyLength}\r\n`;
+  for (const l of extra) h += `${l}\r\n`;
+  h += '\r\n';
+  if (!body?.length) return Buffer.from(h, 'latin1');
+  const hl = Buffer.byteLength(h, 'latin1');
+  const out = Buffer.allocUnsafe(hl + body.length);
+  out.write(h, 0, 'latin1');
+  body.copy(out, hl);
   return out;
-}
-
-function serializeRequest(method: string, target: string, headers: Record<string, string | string[]>, extra: string[], body: Buffer | undefined): Buffer {
-  let head = `${method} ${target} HTTP/1.1\r\n`;
-  for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) head += `${k}: ${x}\r\n`;
-  for (const l of extra) head += `${l}\r\n`;
-  head += '\r\n';
-  const h = Buffer.from(head, 'latin1');
-  return body?.length ? Buffer.concat([h, body]) : h;
 }
 
 interface ConnState {
   sock: Duplex;
   busy: boolean;
+  /** this connection's upstream connection, kept alive between requests */
+  up?: UpConn | undefined;
 }
 
 export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
@@ -439,8 +325,6 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     selfSockets,
     signal: opts.signal,
   };
-  const agentOpts = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64 };
-  const agent = upstream.tls ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
   const conns = new Set<ConnState>();
   let reqCounter = 0;
   let closing = false;
@@ -514,7 +398,9 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       rawTarget: head.target,
       path,
       apiVersion,
-      query: new URLSearchParams(query),
+      get query() {
+        return new URLSearchParams(query);
+      },
       headers: head.headers,
       body: upload ? undefined : (body ?? undefined),
     };
@@ -579,7 +465,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     const outBody = upload ? undefined : (decision.rewrite?.body ?? body);
 
     if (tunnel) {
-      const headers = upstreamHeaders(head, outBody !== undefined || head.method === 'POST' ? (outBody?.length ?? 0) : undefined);
+      const tunnelBodyLength = outBody !== undefined || head.method === 'POST' ? (outBody?.length ?? 0) : undefined;
       const extra = head.upgrade !== undefined ? ['Connection: Upgrade', `Upgrade: ${head.upgrade}`] : [];
       let up: Duplex;
       try {
@@ -594,7 +480,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           client: sock,
           clientLeftover: leftover,
           upstream: up,
-          request: serializeRequest(head.method, target, headers, extra, outBody),
+          request: buildRequest(head, target, tunnelBodyLength, extra, outBody),
           onHead: (h) => {
             status = h.status;
             record(n, started, head, verdict, h.status, base);
@@ -611,147 +497,86 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       return false;
     }
 
-    // Plain, stream and upload routes go through node's http client (keep-alive agent) to upstream.
-    const bodyStream = upload ? streamBody(r, head.framing, limits.bodyIdleTimeoutMs) : undefined;
+    // Plain, stream and upload routes: the guard's own client on this connection's upstream connection (forward.ts).
     const bodyLength =
       upload ? (head.framing.type === 'length' ? head.framing.length : head.framing.type === 'chunked' ? 'chunked' : head.method === 'GET' ? undefined : 0) : outBody !== undefined ? outBody.length : head.method === 'POST' || head.method === 'PUT' ? 0 : undefined;
-    const headers = upstreamHeaders(head, bodyLength);
-    const isHead = head.method === 'HEAD';
-    const keepAfter = head.keepAlive && !closing;
-
-    return new Promise<boolean>((resolve) => {
-      let settled = false;
+    const request = buildRequest(head, target, bodyLength, [], upload ? undefined : outBody);
+    if (upload && head.expectContinue && head.framing.type !== 'none') sock.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const filter = decision.responseFilter;
+    const retryable = !upload && (head.method === 'GET' || head.method === 'HEAD');
+    for (let attempt = 0; ; attempt++) {
+      let up = state.up;
+      if (!up || !usable(up)) {
+        up?.sock.destroy();
+        state.up = undefined;
+        try {
+          up = await openUpstream(upstream, opts.signal);
+        } catch (e) {
+          return fail(502, upstreamDownMessage(upstream, e), 'error', base);
+        }
+        if (sock.destroyed) {
+          up.sock.destroy();
+          return false;
+        }
+        state.up = up;
+      }
+      const conn = up;
+      conn.uses++;
       let headSent = false;
-      const done = (keep: boolean) => {
-        if (settled) return;
-        settled = true;
-        sock.removeListener('close', onClientClose);
-        if (!keep) sock.end();
-        resolve(keep);
-      };
-      const req = (upstream.tls ? https : http).request({
-        ...(upstream.kind === 'unix' ? { socketPath: upstream.socketPath } : { host: upstream.host, port: upstream.port }),
-        ...(upstream.tls ? { ca: upstream.tls.ca, cert: upstream.tls.cert, key: upstream.tls.key, rejectUnauthorized: upstream.tls.verify } : {}),
-        // Verify the upstream's certificate against the upstream host, not the client's forwarded Host header
-        // (node derives SNI and the identity check from it: "docker", "api.moby.localhost"); '' = no SNI for IPs.
-        ...(upstream.tls ? { servername: net.isIP(upstream.host ?? '') === 0 ? upstream.host : '', checkServerIdentity: (_h: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(upstream.host ?? '', cert) } : {}),
-        agent,
-        method: head.method,
-        path: target,
-        headers,
-        setHost: false,
-      });
-      const onClientClose = () => {
-        req.destroy();
-        done(false);
-      };
-      sock.once('close', onClientClose);
-      req.on('error', (e) => {
-        if (!headSent) {
-          const msg = upstreamDownMessage(upstream, e);
-          if (!sock.destroyed) sock.end(errorResponse(502, msg, true));
-          record(n, started, head, 'error', 502, { ...base, message: msg });
-        } else sock.destroy();
-        done(false);
-      });
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 502;
-        const pairs: [string, string][] = [];
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-        const e2e = endToEndHeaders(pairs, res.headers.connection);
-        const noBody = isHead || status === 204 || status === 304 || (status >= 100 && status < 200);
-        const filter = status === 200 ? decision.responseFilter : undefined;
-        const cl = res.headers['content-length'];
-        let keep = keepAfter;
-        const writeHead = (framing: string[]) => {
-          let h = `HTTP/1.1 ${status} ${res.statusMessage || statusText(status)}\r\n`;
-          for (const [k, v] of e2e) h += `${k}: ${v}\r\n`;
-          for (const l of framing) h += `${l}\r\n`;
-          if (!keep) h += 'Connection: close\r\n';
-          sock.write(`${h}\r\n`, 'latin1');
-          headSent = true;
-          record(n, started, head, verdict, status, base);
-        };
-        if (head.method === 'DELETE' && status < 300) {
+      let pumpDone = !upload;
+      let pumpError: unknown;
+      try {
+        conn.sock.write(request);
+        if (upload) {
+          pumpBody(r, head.framing, conn.sock, limits.bodyIdleTimeoutMs).then(
+            () => (pumpDone = true),
+            (e: unknown) => {
+              pumpError = e;
+              conn.sock.destroy();
+            },
+          );
+        }
+        const rh = await readResponseHead(conn);
+        if (head.method === 'DELETE' && rh.status < 300) {
           const m = /^\/(containers|networks|volumes|images)\/([^/]+)$/.exec(path);
           if (m) oracle.forget(decodeURIComponent(m[2]!));
         }
-        if (noBody) {
-          writeHead(isHead && cl !== undefined ? [`Content-Length: ${cl}`] : status === 204 || status === 304 ? [] : ['Content-Length: 0']);
-          res.resume();
-          res.once('end', () => done(keep));
-          return;
+        const res = await relayResponse({
+          client: sock,
+          up: conn,
+          head: rh,
+          isHead: head.method === 'HEAD',
+          client11: head.version === '1.1',
+          keepClient: head.keepAlive && !closing,
+          bufferFilter: filter && filter !== 'events' ? (b) => filterJsonResponse(filter, b, opts.owner) : undefined,
+          lineFilter: filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined,
+          onHeadSent: () => {
+            headSent = true;
+            record(n, started, head, verdict, rh.status, base);
+          },
+        });
+        // an answer that came before the whole upload was sent leaves both connections out of step
+        const keep = res.keepClient && pumpDone && pumpError === undefined;
+        if (!res.keepUp || !pumpDone || pumpError !== undefined) {
+          conn.sock.destroy();
+          if (state.up === conn) state.up = undefined;
         }
-        if (filter && filter !== 'events') {
-          bufferAndFilter(res, filter, opts.owner).then(
-            (buf) => {
-              writeHead([`Content-Length: ${buf.length}`]);
-              sock.write(buf);
-              done(keep);
-            },
-            (e: unknown) => {
-              sock.end(errorResponse(502, `nestling guard: cannot filter the engine's answer: ${(e as Error).message}`, true));
-              record(n, started, head, 'error', 502, base);
-              done(false);
-            },
-          );
-          return;
-        }
-        const chunked = cl === undefined || filter === 'events';
-        if (chunked && head.version === '1.0') keep = false;
-        writeHead(chunked ? (head.version === '1.1' ? ['Transfer-Encoding: chunked'] : []) : [`Content-Length: ${cl}`]);
-        const encode = chunked && head.version === '1.1';
-        const lineFilter = filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined;
-        const write = (d: Buffer): boolean => {
-          if (d.length === 0) return true;
-          if (!encode) return sock.write(d);
-          sock.cork();
-          sock.write(`${d.length.toString(16)}\r\n`, 'latin1');
-          sock.write(d);
-          const ok = sock.write('\r\n', 'latin1');
-          process.nextTick(() => sock.uncork());
-          return ok;
-        };
-        const onDrain = () => res.resume();
-        sock.on('drain', onDrain);
-        let chain = Promise.resolve();
-        res.on('data', (d: Buffer) => {
-          if (lineFilter) {
-            res.pause();
-            chain = chain
-              .then(() => lineFilter.push(d))
-              .then((out) => {
-                if (write(out)) res.resume();
-              });
-            return;
-          }
-          if (!write(d)) res.pause();
-        });
-        res.once('end', () => {
-          void chain.then(() => {
-            sock.removeListener('drain', onDrain);
-            if (encode) sock.write('0\r\n\r\n', 'latin1');
-            done(keep && res.complete);
-          });
-        });
-        res.once('error', () => {
-          sock.destroy();
-          done(false);
-        });
-      });
-      if (bodyStream) {
-        bodyStream.on('error', (e) => {
-          req.destroy(e);
-          if (!headSent && !sock.destroyed) {
-            const st = e instanceof HttpParseError ? e.status : 400;
-            sock.end(errorResponse(st, `nestling guard: ${e.message}`, true));
-            record(n, started, head, 'error', st, { ...base, message: e.message });
-          }
-          done(false);
-        });
-        bodyStream.pipe(req);
-      } else req.end(outBody);
-    });
+        if (!keep && !sock.destroyed) sock.end();
+        return keep;
+      } catch (e) {
+        conn.sock.destroy();
+        if (state.up === conn) state.up = undefined;
+        if (e instanceof UpstreamClosedEarly && retryable && attempt === 0 && !sock.destroyed) continue;
+        if (!headSent && !sock.destroyed) {
+          const err = pumpError ?? e;
+          const status = err instanceof HttpParseError ? err.status : pumpError !== undefined ? 400 : 502;
+          const msg = `nestling guard: ${(err as Error).message}`;
+          sock.end(errorResponse(status, msg, true));
+          record(n, started, head, 'error', status, { ...base, message: msg });
+        } else sock.destroy();
+        return false;
+      }
+    }
   }
 
   async function serve(sock: Duplex): Promise<void> {
@@ -759,6 +584,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     conns.add(state);
     sock.on('error', () => sock.destroy());
     const r = new SocketReader(sock);
+    // a client that goes away takes its upstream connection with it (ending any wait on it)
+    sock.once('close', () => state.up?.sock.destroy());
     try {
       for (;;) {
         if (closing) break;
@@ -796,6 +623,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
         t.unref();
         sock.once('close', () => clearTimeout(t));
       }
+      state.up?.sock.destroy();
+      state.up = undefined;
       conns.delete(state);
     }
   }
@@ -850,7 +679,6 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       while (conns.size && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
       for (const c of conns) c.sock.destroy();
       await stopped;
-      agent.destroy();
       if (socketPath) await unlink(socketPath).catch(() => {});
       let report: ReapReport | undefined;
       if (opts.reapOnExit) {
@@ -910,17 +738,6 @@ async function removeStaleSocket(p: string): Promise<void> {
   });
   if (alive) throw configError('E_GUARD_LISTEN_IN_USE', `something already listens on ${p}`, { hint: 'stop the other guard, or choose another --listen path' });
   await unlink(p);
-}
-
-async function bufferAndFilter(res: Readable, filter: 'system-df' | 'images-list', owner: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of res) {
-    n += (c as Buffer).length;
-    if (n > 256 * 1024 * 1024) throw new Error('response too large to filter');
-    chunks.push(c as Buffer);
-  }
-  return filterJsonResponse(filter, Buffer.concat(chunks), owner);
 }
 
 /** Filters an events stream (JSON objects, one per line) down to the owner's objects. */

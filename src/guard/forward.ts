@@ -1,0 +1,344 @@
+/**
+ * The guard's forward path for plain, stream and upload routes: its own HTTP/1.1 client on a raw upstream connection,
+ * one per client connection, kept alive while both sides keep theirs. The guard already owns the request framing
+ * (it parsed and re-serialised the request), so a general-purpose client (node:http, its agent, header objects,
+ * per-request listeners) only added copies and small writes. Here:
+ *   - the request (head and checked body) goes upstream in one write; upload bodies are passed through from the
+ *     client's framing without copying (Content-Length: views of the received chunks; chunked: decoded views
+ *     re-framed one chunk per received batch);
+ *   - the response head is parsed strictly (http-parser.ts); its body is relayed as the engine framed it when the
+ *     client can take that framing (Content-Length as is; chunked bytes as received, with a decoder only finding the
+ *     end), decoded otherwise (HTTP/1.0 clients, filtered answers);
+ *   - backpressure both ways: a slow reader pauses the other socket (SocketReader pauses, writes await 'drain').
+ */
+import type { Duplex } from 'node:stream';
+import type { EngineEndpoint } from '../engine/transport.js';
+import { ChunkedDecoder, HttpParseError, endToEndHeaders, parseResponseHead, statusText, type BodyFraming, type ResponseHead } from './http-parser.js';
+import { SocketReader } from './socket-reader.js';
+import { connectUpstream } from './tunnel.js';
+
+export interface UpConn {
+  sock: Duplex;
+  r: SocketReader;
+  /** requests sent on this connection so far */
+  uses: number;
+}
+
+export async function openUpstream(ep: EngineEndpoint, signal?: AbortSignal): Promise<UpConn> {
+  const sock = await connectUpstream(ep, signal);
+  (sock as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  sock.on('error', () => sock.destroy());
+  return { sock, r: new SocketReader(sock), uses: 0 };
+}
+
+export function usable(up: UpConn | undefined): boolean {
+  return up !== undefined && !up.r.ended && !up.sock.destroyed && up.r.length === 0;
+}
+
+/** The engine closed a reused connection before answering (an idle close racing our request): safe to retry GET/HEAD. */
+export class UpstreamClosedEarly extends Error {
+  constructor() {
+    super('the engine closed the connection before answering');
+    this.name = 'UpstreamClosedEarly';
+  }
+}
+
+/** Resolves on 'drain' or when the socket is gone. */
+export function drained(s: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.removeListener('drain', done);
+      s.removeListener('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
+/**
+ * Sends an upload body from the client's reader to the engine in the client's framing converted to the framing
+ * announced upstream (the same: Content-Length stays Content-Length, chunked stays chunked). Resolves when all of it
+ * was written; rejects with HttpParseError when the client's body is short, malformed or stalls.
+ */
+export async function pumpBody(r: SocketReader, framing: BodyFraming, out: Duplex, idleMs: number): Promise<void> {
+  if (framing.type === 'none') return;
+  if (framing.type === 'length') {
+    let left = framing.length;
+    while (left > 0) {
+      if (r.length === 0) {
+        const w = await r.wait(idleMs);
+        if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+        if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'request body shorter than its Content-Length');
+        continue;
+      }
+      const b = r.takeSome(left);
+      left -= b.length;
+      if (out.destroyed) return;
+      if (!out.write(b)) await drained(out);
+    }
+    return;
+  }
+  const dec = new ChunkedDecoder();
+  for (;;) {
+    if (r.length) {
+      // every chunk received so far, decoded (views, no copy), goes up as one chunk
+      const parts: Buffer[] = [];
+      while (r.length && !dec.done) for (const p of dec.push(r.takeSome(r.length))) parts.push(p);
+      let n = 0;
+      for (const p of parts) n += p.length;
+      if (n > 0 && !out.destroyed) {
+        out.cork();
+        out.write(`${n.toString(16)}\r\n`, 'latin1');
+        for (const p of parts) if (p.length) out.write(p);
+        out.write('\r\n', 'latin1');
+        out.uncork();
+      }
+      if (dec.done) {
+        r.unshift(dec.rest);
+        if (!out.destroyed) out.write('0\r\n\r\n', 'latin1');
+        return;
+      }
+      if (out.writableNeedDrain) await drained(out);
+      if (r.length) continue;
+    }
+    const w = await r.wait(idleMs);
+    if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+    if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
+  }
+}
+
+/** Reads the engine's response head (no timeout: long calls such as wait answer late; a client close ends it). */
+export async function readResponseHead(up: UpConn): Promise<ResponseHead> {
+  for (;;) {
+    if (up.r.length) {
+      const h = parseResponseHead(up.r.buf);
+      if (h) {
+        up.r.take(h.headBytes);
+        return h;
+      }
+    }
+    if (up.r.ended) {
+      if (up.r.length === 0 && up.uses > 1) throw new UpstreamClosedEarly();
+      throw new HttpParseError(502, 'the engine closed the connection before answering');
+    }
+    await up.r.wait(0);
+  }
+}
+
+export type BufferedFilter = (body: Buffer) => Promise<Buffer> | Buffer;
+export type LineFilter = { push(d: Buffer): Promise<Buffer> };
+
+export interface RelayOptions {
+  client: Duplex;
+  up: UpConn;
+  head: ResponseHead;
+  /** the client's request method was HEAD */
+  isHead: boolean;
+  /** the client speaks HTTP/1.1 (else 1.0: no chunked framing towards it) */
+  client11: boolean;
+  /** the client connection may carry another request (the client asked, the guard is not closing) */
+  keepClient: boolean;
+  /** the whole (decoded) body is filtered, then sent with a Content-Length */
+  bufferFilter?: BufferedFilter | undefined;
+  /** a line stream filtered as it flows (events) */
+  lineFilter?: LineFilter | undefined;
+  /** called once the head has been written to the client */
+  onHeadSent?: () => void;
+}
+
+export interface RelayResult {
+  /** the client connection may carry another request */
+  keepClient: boolean;
+  /** the upstream connection may carry another request */
+  keepUp: boolean;
+}
+
+const MAX_FILTERED = 256 * 1024 * 1024;
+
+/** Relays one response from the engine to the client. Rejects only before the head was written to the client. */
+export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
+  const { client, up, head } = o;
+  const status = head.status;
+  if (status === 101 || (status >= 100 && status < 200)) throw new HttpParseError(502, `the engine answered ${status} to a plain request`);
+  const cl = head.headers['content-length'];
+  const te = head.headers['transfer-encoding'];
+  if (te !== undefined && te.toLowerCase() !== 'chunked') throw new HttpParseError(502, `the engine answered with Transfer-Encoding: ${te}`);
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) throw new HttpParseError(502, 'the engine answered with an invalid Content-Length');
+  const upKeep = head.version === '1.1' && !/(^|,)\s*close\s*(,|$)/i.test(head.headers.connection ?? '');
+  const noBody = o.isHead || status === 204 || status === 304;
+  const framing: BodyFraming | { type: 'close' } = noBody
+    ? { type: 'none' }
+    : te !== undefined
+      ? { type: 'chunked' }
+      : cl !== undefined
+        ? { type: 'length', length: Number(cl) }
+        : { type: 'close' };
+  let keepClient = o.keepClient;
+  const e2e = endToEndHeaders(head.rawHeaders, head.headers.connection);
+  const headBuf = (framingLines: string[]): string => {
+    let h = `HTTP/1.1 ${status} ${head.statusText || statusText(status)}\r\n`;
+    for (const [k, v] of e2e) h += `${k}: ${v}\r\n`;
+    for (const l of framingLines) h += `${l}\r\n`;
+    if (!keepClient) h += 'Connection: close\r\n';
+    return `${h}\r\n`;
+  };
+  const sent = () => o.onHeadSent?.();
+
+  if (framing.type === 'none') {
+    const lines = o.isHead && cl !== undefined ? [`Content-Length: ${cl}`] : status === 204 || status === 304 ? [] : ['Content-Length: 0'];
+    client.write(headBuf(lines), 'latin1');
+    sent();
+    return { keepClient, keepUp: upKeep };
+  }
+
+  // The whole body, filtered, with a Content-Length.
+  if (o.bufferFilter && status === 200) {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const p of bodyParts(up.r, framing)) {
+      n += p.length;
+      if (n > MAX_FILTERED) throw new HttpParseError(502, 'the engine\'s answer is too large to filter');
+      parts.push(Buffer.from(p));
+    }
+    const body = await o.bufferFilter(Buffer.concat(parts, n));
+    client.cork();
+    client.write(headBuf([`Content-Length: ${body.length}`]), 'latin1');
+    client.write(body);
+    client.uncork();
+    sent();
+    return { keepClient, keepUp: upKeep && framing.type !== 'close' };
+  }
+
+  // Content-Length, unfiltered: the bytes as they come.
+  if (framing.type === 'length' && !(o.lineFilter && status === 200)) {
+    let left = framing.length;
+    const h = headBuf([`Content-Length: ${left}`]);
+    if (up.r.length >= left) {
+      // the common case for small answers: head and body in one write
+      const body = up.r.take(left);
+      client.cork();
+      client.write(h, 'latin1');
+      if (body.length) client.write(body);
+      client.uncork();
+      sent();
+      return { keepClient, keepUp: upKeep };
+    }
+    client.write(h, 'latin1');
+    sent();
+    while (left > 0) {
+      if (up.r.length === 0) {
+        const w = await up.r.wait(0);
+        if (w === 'end' && up.r.length === 0) return abort(client, up);
+        continue;
+      }
+      const b = up.r.takeSome(left);
+      left -= b.length;
+      if (client.destroyed) return abort(client, up);
+      if (!client.write(b)) await drained(client);
+    }
+    return { keepClient, keepUp: upKeep };
+  }
+
+  // Chunked, unfiltered, to an HTTP/1.1 client: the engine's chunks as received; a decoder finds the end.
+  if (framing.type === 'chunked' && o.client11 && !(o.lineFilter && status === 200)) {
+    client.write(headBuf(['Transfer-Encoding: chunked']), 'latin1');
+    sent();
+    const dec = new ChunkedDecoder();
+    for (;;) {
+      if (up.r.length) {
+        const d = up.r.takeSome(up.r.length);
+        try {
+          dec.push(d);
+        } catch {
+          return abort(client, up);
+        }
+        const own = dec.done ? d.subarray(0, d.length - dec.rest.length) : d;
+        if (client.destroyed) return abort(client, up);
+        const ok = own.length ? client.write(own) : true;
+        if (dec.done) return { keepClient, keepUp: upKeep && dec.rest.length === 0 };
+        if (!ok) await drained(client);
+        continue;
+      }
+      const w = await up.r.wait(0);
+      if (w === 'end' && up.r.length === 0) return abort(client, up);
+    }
+  }
+
+  // Everything else is decoded and written in the client's framing: close-delimited answers, HTTP/1.0 clients,
+  // line-filtered streams (events).
+  const chunkedOut = o.client11;
+  if (!chunkedOut) keepClient = false;
+  client.write(headBuf(chunkedOut ? ['Transfer-Encoding: chunked'] : []), 'latin1');
+  sent();
+  const lf = status === 200 ? o.lineFilter : undefined;
+  try {
+    for await (const p of bodyParts(up.r, framing)) {
+      const d = lf ? await lf.push(Buffer.from(p)) : p;
+      if (client.destroyed) return abort(client, up);
+      if (d.length === 0) continue;
+      let ok: boolean;
+      if (chunkedOut) {
+        client.cork();
+        client.write(`${d.length.toString(16)}\r\n`, 'latin1');
+        client.write(d);
+        ok = client.write('\r\n', 'latin1');
+        client.uncork();
+      } else ok = client.write(d);
+      if (!ok) await drained(client);
+    }
+  } catch {
+    return abort(client, up);
+  }
+  if (chunkedOut && !client.destroyed) client.write('0\r\n\r\n', 'latin1');
+  return { keepClient, keepUp: upKeep && framing.type !== 'close' };
+}
+
+function abort(client: Duplex, up: UpConn): RelayResult {
+  up.sock.destroy();
+  client.destroy();
+  return { keepClient: false, keepUp: false };
+}
+
+/** The decoded body, as views of what was received. Throws HttpParseError(502) when the engine's framing is broken. */
+async function* bodyParts(r: SocketReader, framing: BodyFraming | { type: 'close' }): AsyncGenerator<Buffer> {
+  if (framing.type === 'none') return;
+  if (framing.type === 'length') {
+    let left = framing.length;
+    while (left > 0) {
+      if (r.length === 0) {
+        const w = await r.wait(0);
+        if (w === 'end' && r.length === 0) throw new HttpParseError(502, 'the engine\'s answer ended early');
+        continue;
+      }
+      const b = r.takeSome(left);
+      left -= b.length;
+      yield b;
+    }
+    return;
+  }
+  if (framing.type === 'close') {
+    for (;;) {
+      if (r.length) {
+        yield r.takeSome(r.length);
+        continue;
+      }
+      if ((await r.wait(0)) === 'end' && r.length === 0) return;
+    }
+  }
+  const dec = new ChunkedDecoder();
+  for (;;) {
+    if (r.length) {
+      let parts: Buffer[];
+      try {
+        parts = dec.push(r.takeSome(r.length));
+      } catch (e) {
+        throw new HttpParseError(502, `the engine's chunked answer is malformed: ${(e as Error).message}`);
+      }
+      for (const p of parts) if (p.length) yield p;
+      if (dec.done) return;
+      continue;
+    }
+    if ((await r.wait(0)) === 'end' && r.length === 0) throw new HttpParseError(502, 'the engine\'s answer ended early');
+  }
+}
