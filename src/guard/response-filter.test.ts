@@ -144,3 +144,70 @@ describe('audit records and learning', () => {
     assert.deepEqual(l2.result().unrelaxable, ['no-privileged: HostConfig.Privileged=true']);
   });
 });
+
+describe('predefined networks (bridge, host, none)', () => {
+  const net = (Name: string, Id: string, owner?: string, Containers: Record<string, unknown> = {}) => ({ Name, Id, Driver: 'bridge', Labels: owner ? { [L]: owner } : {}, Containers });
+  it('network-list keeps own and predefined networks, empties the predefined ones\' Containers', () => {
+    const list = [
+      net('bridge', 'b', undefined, { c1: { Name: 'other-job-db' } }),
+      net('host', 'h'),
+      net('none', 'n'),
+      net('mine', 'm', 'me', { c2: { Name: 'my-db' } }),
+      net('theirs', 't', 'other'),
+      net('unlabelled', 'u'),
+    ];
+    const out = JSON.parse(filterJsonResponse('network-list', Buffer.from(JSON.stringify(list)), 'me').toString()) as { Name: string; Containers: object }[];
+    assert.deepEqual(out.map((n) => n.Name), ['bridge', 'host', 'none', 'mine']);
+    assert.deepEqual(out[0]!.Containers, {});
+    assert.deepEqual(out[3]!.Containers, { c2: { Name: 'my-db' } });
+    assert.throws(() => filterJsonResponse('network-list', Buffer.from('{}'), 'me'), /not an array/);
+  });
+  it('network-inspect empties Containers of a predefined network, refuses to pass anything else', () => {
+    const b = Buffer.from(JSON.stringify({ ...net('bridge', 'b', undefined, { c1: { Name: 'x', IPv4Address: '172.17.0.2/16' } }), IPAM: { Config: [{ Gateway: '172.17.0.1' }] } }));
+    const out = JSON.parse(filterJsonResponse('network-inspect', b, 'me').toString()) as { Containers: object; IPAM: { Config: { Gateway: string }[] } };
+    assert.deepEqual(out.Containers, {});
+    assert.equal(out.IPAM.Config[0]!.Gateway, '172.17.0.1');
+    assert.throws(() => filterJsonResponse('network-inspect', Buffer.from(JSON.stringify(net('theirs', 't', 'other'))), 'me'), /neither owned nor predefined/);
+    assert.throws(() => filterJsonResponse('network-inspect', Buffer.from(JSON.stringify(net('bridge', 'b', 'other'))), 'me'), /neither owned nor predefined/);
+  });
+  it('events: a predefined network\'s connect events of the owner\'s containers only', async () => {
+    const ev = (container: string) => JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'bridge-id', Attributes: { container, name: 'bridge', type: 'bridge' } } });
+    const owned = (kind: string, id: string) => Promise.resolve(kind === 'container' && id === 'mine');
+    assert.equal(await filterEventLine(ev('mine'), 'me', owned), true);
+    assert.equal(await filterEventLine(ev('theirs'), 'me', owned), false);
+    assert.equal(await filterEventLine(JSON.stringify({ Type: 'network', Action: 'destroy', Actor: { ID: 'bridge-id', Attributes: { name: 'bridge' } } }), 'me', owned), false);
+  });
+  it('the decider: list, inspect, connect, delete', async () => {
+    const ctx = fakeContext({
+      objects: {
+        network: { bridge: { id: 'bid', owned: false }, bid: { id: 'bid', owned: false }, bi: { id: 'bid', owned: false }, host: { id: 'hid', owned: false }, none: { id: 'nid', owned: false }, theirs: { id: 'tid', owned: false } },
+        container: { mine: { id: 'cid', owned: true }, other: { id: 'oid', owned: false } },
+      },
+    });
+    const list = await decide(makeView('GET', '/networks?filters=%7B%22driver%22%3A%5B%22bridge%22%5D%7D'), ctx);
+    assert.equal(list.action, 'forward');
+    assert.equal(list.action === 'forward' && list.responseFilter, 'network-list');
+    assert.equal(list.action === 'forward' && list.rewrite?.target, '/networks?filters=%7B%22driver%22%3A%5B%22bridge%22%5D%7D', 'the job\'s own filters, nothing added');
+    const bad = await decide(makeView('GET', '/networks?filters=nope'), ctx);
+    assert.equal(bad.action === 'deny' && bad.rule, 'bad-filters');
+    for (const ref of ['bridge', 'bid', 'bi']) {
+      const ins = await decide(makeView('GET', `/networks/${ref}`), ctx);
+      assert.equal(ins.action, 'forward', ref);
+      assert.equal(ins.action === 'forward' && ins.responseFilter, 'network-inspect');
+      assert.equal(ins.action === 'forward' && ins.rewrite?.target, '/networks/bid');
+    }
+    const theirs = await decide(makeView('GET', '/networks/theirs'), ctx);
+    assert.deepEqual(theirs.action === 'deny' && [theirs.status, theirs.message], [404, 'network theirs not found']);
+    const del = await decide(makeView('DELETE', '/networks/bridge'), ctx);
+    assert.deepEqual(del.action === 'deny' && [del.status, del.rule], [403, 'system-wide']);
+    const delTheirs = await decide(makeView('DELETE', '/networks/theirs'), ctx);
+    assert.equal(delTheirs.action === 'deny' && delTheirs.status, 404);
+    const conn = await decide(makeView('POST', '/networks/bridge/connect', { Container: 'mine' }), ctx);
+    assert.equal(conn.action, 'forward');
+    assert.equal(conn.action === 'forward' && conn.rewrite?.target, '/networks/bid/connect');
+    const connOther = await decide(makeView('POST', '/networks/bridge/connect', { Container: 'other' }), ctx);
+    assert.deepEqual(connOther.action === 'deny' && [connOther.status, connOther.message], [404, 'No such container: other']);
+    const host = await decide(makeView('POST', '/networks/host/connect', { Container: 'mine' }), ctx);
+    assert.deepEqual(host.action === 'deny' && host.rule, 'host-namespace');
+  });
+});

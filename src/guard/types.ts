@@ -152,7 +152,7 @@ export type Decision =
       message: string;
     };
 
-export type ResponseFilter = 'system-df' | 'images-list' | 'events';
+export type ResponseFilter = 'system-df' | 'images-list' | 'events' | 'network-list' | 'network-inspect';
 
 export type Decide = (view: RequestView, ctx: DecideContext) => Promise<Decision>;
 

@@ -18,7 +18,7 @@ export const RULES = {
   'cap-add': 'HostConfig.CapAdd / Capabilities beyond Docker default set and the policy allowCaps',
   'security-opt': 'HostConfig.SecurityOpt (and build securityopt) relaxing seccomp, apparmor, label, systempaths, no-new-privileges',
   'masked-paths': 'HostConfig.MaskedPaths / ReadonlyPaths overriding the default masks',
-  'host-namespace': 'NetworkMode/PidMode/IpcMode/UTSMode/UsernsMode/CgroupnsMode = host',
+  'host-namespace': 'NetworkMode/PidMode/IpcMode/UTSMode/UsernsMode/CgroupnsMode = host, network connect to host',
   'no-devices': 'HostConfig.Devices, DeviceCgroupRules, DeviceRequests',
   'bind-outside-allowlist': 'bind mount sources (Binds, Mounts, local volumes with o=bind) outside the allowBind dirs',
   'volume-driver': 'a volume driver other than local (VolumeDriver, Mounts DriverConfig, volume create)',
@@ -46,7 +46,7 @@ export const RULES = {
   'no-checkpoint': 'checkpoint endpoints (experimental, CRIU)',
   'no-debug': 'the daemon debug endpoints',
   'no-grpc': 'BuildKit /grpc control API (its entitlements cannot be inspected)',
-  'system-wide': 'endpoints acting on the whole daemon (build cache prune)',
+  'system-wide': 'endpoints acting on the whole daemon (build cache prune, removing a predefined network)',
 } as const;
 
 export type RuleId = keyof typeof RULES;
