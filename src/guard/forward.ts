@@ -109,14 +109,11 @@ export async function pumpBody(r: SocketReader, framing: BodyFraming, out: Duple
 }
 
 /** Reads the engine's response head (no timeout: long calls such as wait answer late; a client close ends it). */
-export async function readResponseHead(up: UpConn): Promise<ResponseHead> {
+export async function readResponseHead(up: UpConn): Promise<ResponseHead & { raw: Buffer }> {
   for (;;) {
     if (up.r.length) {
       const h = parseResponseHead(up.r.buf);
-      if (h) {
-        up.r.take(h.headBytes);
-        return h;
-      }
+      if (h) return { ...h, raw: up.r.take(h.headBytes) };
     }
     if (up.r.ended) {
       if (up.r.length === 0 && up.uses > 1) throw new UpstreamClosedEarly();
@@ -132,7 +129,8 @@ export type LineFilter = { push(d: Buffer): Promise<Buffer> };
 export interface RelayOptions {
   client: Duplex;
   up: UpConn;
-  head: ResponseHead;
+  /** the engine's response head, and its bytes as received */
+  head: ResponseHead & { raw?: Buffer | undefined };
   /** the client's request method was HEAD */
   isHead: boolean;
   /** the client speaks HTTP/1.1 (else 1.0: no chunked framing towards it) */
@@ -184,6 +182,12 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
     return `${h}\r\n`;
   };
   const sent = () => o.onHeadSent?.();
+  // The engine's own head bytes can go to the client unchanged when its framing is passed through as is, nothing in
+  // it is hop-by-hop and the connection stays open (the usual answer: no copy of the headers, no re-serialisation).
+  const rawHead = (): Buffer | string | undefined =>
+    o.head.raw !== undefined && keepClient && (cl === undefined || te === undefined) && head.version === '1.1' && head.statusText !== '' && e2e.length + (cl !== undefined ? 1 : 0) + (te !== undefined ? 1 : 0) === head.rawHeaders.length
+      ? o.head.raw
+      : undefined;
 
   if (framing.type === 'none') {
     const lines = o.isHead && cl !== undefined ? [`Content-Length: ${cl}`] : status === 204 || status === 304 ? [] : ['Content-Length: 0'];
@@ -213,18 +217,20 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   // Content-Length, unfiltered: the bytes as they come.
   if (framing.type === 'length' && !(o.lineFilter && status === 200)) {
     let left = framing.length;
-    const h = headBuf([`Content-Length: ${left}`]);
+    const h = rawHead() ?? headBuf([`Content-Length: ${left}`]);
     if (up.r.length >= left) {
       // the common case for small answers: head and body in one write
       const body = up.r.take(left);
       client.cork();
-      client.write(h, 'latin1');
+      if (typeof h === 'string') client.write(h, 'latin1');
+      else client.write(h);
       if (body.length) client.write(body);
       client.uncork();
       sent();
       return { keepClient, keepUp: upKeep };
     }
-    client.write(h, 'latin1');
+    if (typeof h === 'string') client.write(h, 'latin1');
+    else client.write(h);
     sent();
     while (left > 0) {
       if (up.r.length === 0) {
@@ -242,7 +248,9 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
 
   // Chunked, unfiltered, to an HTTP/1.1 client: the engine's chunks as received; a decoder finds the end.
   if (framing.type === 'chunked' && o.client11 && !(o.lineFilter && status === 200)) {
-    client.write(headBuf(['Transfer-Encoding: chunked']), 'latin1');
+    const h = rawHead();
+    if (h) client.write(h);
+    else client.write(headBuf(['Transfer-Encoding: chunked']), 'latin1');
     sent();
     const dec = new ChunkedDecoder();
     for (;;) {

@@ -73,24 +73,33 @@ function findHeadEnd(buf: Buffer, maxHeadBytes: number): number | undefined {
   return end;
 }
 
-function parseHeaderLines(lines: string[]): [string, string][] {
+/** Header lines of a head's text, from `from` (just after the start line's CRLF) to the end of the text. */
+function parseHeaderLines(text: string, from: number): [string, string][] {
   const out: [string, string][] = [];
-  for (const line of lines) {
-    if (line.length === 0) continue;
-    if (line[0] === ' ' || line[0] === '\t') throw new HttpParseError(400, 'obsolete line folding in a header is not accepted');
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpParseError(400, 'malformed header line (no field name)');
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new HttpParseError(400, `malformed header name ${JSON.stringify(name.slice(0, 40))}`);
-    let a = colon + 1;
-    let b = line.length;
-    while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
-    while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
-    const value = line.slice(a, b);
-    if (BAD_VALUE_CHAR.test(value)) throw new HttpParseError(400, `control character in header ${name}`);
-    out.push([name, value]);
+  let i = from;
+  while (i < text.length) {
+    let eol = text.indexOf('\r\n', i);
+    if (eol === -1) eol = text.length;
+    if (eol > i) out.push(parseHeaderLine(text.slice(i, eol)));
+    i = eol + 2;
   }
   return out;
+}
+
+function parseHeaderLine(line: string): [string, string] {
+  const c0 = line.charCodeAt(0);
+  if (c0 === 32 || c0 === 9) throw new HttpParseError(400, 'obsolete line folding in a header is not accepted');
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new HttpParseError(400, 'malformed header line (no field name)');
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) throw new HttpParseError(400, `malformed header name ${JSON.stringify(name.slice(0, 40))}`);
+  let a = colon + 1;
+  let b = line.length;
+  while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
+  while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
+  const value = line.slice(a, b);
+  if (BAD_VALUE_CHAR.test(value)) throw new HttpParseError(400, `control character in header ${name}`);
+  return [name, value];
 }
 
 const SINGLE = new Set(['content-length', 'transfer-encoding', 'host', 'upgrade', 'expect', 'content-type']);
@@ -99,12 +108,24 @@ function collectHeaders(raw: [string, string][]): Record<string, string> {
   const h: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [n, v] of raw) {
     const k = n.toLowerCase();
-    if (k in h) {
+    const prev = h[k];
+    if (prev !== undefined) {
       if (SINGLE.has(k)) throw new HttpParseError(400, `duplicate ${n} header`);
-      h[k] = `${h[k]}, ${v}`;
+      h[k] = `${prev}, ${v}`;
     } else h[k] = v;
   }
   return h;
+}
+
+/** The lower-cased tokens of a Connection header. */
+function connectionTokens(v: string | undefined): string[] {
+  if (v === undefined) return [];
+  const out: string[] = [];
+  for (const t of v.toLowerCase().split(',')) {
+    const x = t.trim();
+    if (x) out.push(x);
+  }
+  return out;
 }
 
 /**
@@ -118,8 +139,9 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
   const end = findHeadEnd(b, maxHeadBytes);
   if (end === undefined) return undefined;
   const text = b.toString('latin1', 0, end);
-  const lines = text.split('\r\n');
-  const reqLine = lines.shift() ?? '';
+  let eol = text.indexOf('\r\n');
+  if (eol === -1) eol = text.length;
+  const reqLine = text.slice(0, eol);
   const m = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/.exec(reqLine);
   if (!m) throw new HttpParseError(400, 'malformed request line');
   const [, method, target, major, minor] = m as unknown as [string, string, string, string, string];
@@ -127,7 +149,7 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
   if (major !== '1' || (minor !== '0' && minor !== '1')) throw new HttpParseError(505, `HTTP version ${major}.${minor} not supported`);
   if (!TARGET.test(target)) throw new HttpParseError(400, 'the request target must be an absolute path (origin form, visible ASCII)');
   const version = minor === '1' ? '1.1' : '1.0';
-  const rawHeaders = parseHeaderLines(lines);
+  const rawHeaders = parseHeaderLines(text, eol + 2);
   const headers = collectHeaders(rawHeaders);
 
   const cl = headers['content-length'];
@@ -143,11 +165,7 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
     framing = { type: 'chunked' };
   }
 
-  const conn = (headers.connection ?? '')
-    .toLowerCase()
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const conn = connectionTokens(headers.connection);
   let keepAlive = version === '1.1' ? !conn.includes('close') : conn.includes('keep-alive');
   let upgrade: string | undefined;
   if (headers.upgrade !== undefined) {
@@ -172,19 +190,22 @@ export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_B
     if (buf.length > maxHeadBytes) throw new HttpParseError(502, 'upstream response head too large');
     return undefined;
   }
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(lines.shift() ?? '');
+  const text = buf.toString('latin1', 0, end);
+  let eol = text.indexOf('\r\n');
+  if (eol === -1) eol = text.length;
+  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(text.slice(0, eol));
   if (!m) throw new HttpParseError(502, 'malformed upstream status line');
   let rawHeaders: [string, string][];
   try {
-    rawHeaders = parseHeaderLines(lines);
+    rawHeaders = parseHeaderLines(text, eol + 2);
   } catch (e) {
     throw new HttpParseError(502, `malformed upstream response: ${(e as Error).message}`);
   }
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [n, v] of rawHeaders) {
     const k = n.toLowerCase();
-    headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+    const prev = headers[k];
+    headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
   }
   return { version: m[1]!, status: Number(m[2]), statusText: m[3] ?? '', rawHeaders, headers, headBytes: end + 4 };
 }
@@ -260,7 +281,7 @@ export class ChunkedDecoder {
         this.#trailerBytes += line.length + 2;
         if (this.#trailerBytes > MAX_TRAILER_BYTES) throw new HttpParseError(431, 'chunked trailers too large');
         if (line === '') this.#state = 'done';
-        else parseHeaderLines([line]);
+        else parseHeaderLine(line);
       }
     }
     if (i < buf.length) {
