@@ -42,8 +42,8 @@ export const guarded: Mode = {
     const net = runName(runId, 'net');
     const socketDir = join(ctx.stateDir, runId);
     // Testcontainers: Ryuk binds the guard's socket by its host path; mapped ports are reached on the host's
-    // address, which the job gets as host.docker.internal (the daemon's host-gateway; the bridge network cannot be
-    // inspected through the guard, so Testcontainers could not find a gateway itself).
+    // address, which the job gets as host.docker.internal (the daemon's host-gateway) instead of Testcontainers
+    // guessing it from inside a container.
     const jobEnv: Record<string, string> = {
       DOCKER_HOST: `unix://${GUARD_SOCKET_DIR_IN_JOB}/docker.sock`,
       TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: join(socketDir, 'docker.sock'),

@@ -87,8 +87,12 @@ describe('guard: Testcontainers with Ryuk enabled (a local stand-in speaking Ryu
   const list = (labels: string[]) =>
     d.engine.json<ContainerSummary[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: JSON.stringify({ label: labels }) } });
 
-  it('after the Testcontainers process exits, its Ryuk removes the session\'s containers and networks through the guard, and nothing of another owner', { timeout: 240_000 }, async () => {
-    // The Testcontainers client runs in its own process; it exits without stopping anything, as a suite that ends.
+  /**
+   * A Testcontainers 11 client in its own process (DOCKER_HOST = the guard, Ryuk enabled with the stand-in image): it
+   * starts a network and a container on it, prints their ids, and exits without stopping anything when its stdin
+   * ends (end()) or when it is killed (kill()).
+   */
+  async function startTestcontainers(g: TestGuard) {
     const script = join(work, 'tc.mjs');
     writeFileSync(
       script,
@@ -102,7 +106,7 @@ process.stdin.once('end', () => process.exit(0));
     );
     const env = {
       ...process.env,
-      DOCKER_HOST: ga.url,
+      DOCKER_HOST: g.url,
       RYUK_CONTAINER_IMAGE: image,
       TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1',
       TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '2s',
@@ -112,7 +116,7 @@ process.stdin.once('end', () => process.exit(0));
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(signal ? -1 : code)));
     const ids = await new Promise<{ container: string; network: string }>((resolve, reject) => {
       child.stdout.on('data', (c: Buffer) => {
         stdout += c.toString();
@@ -123,6 +127,19 @@ process.stdin.once('end', () => process.exit(0));
     });
     cleanup.add('container', ids.container);
     cleanup.add('network', ids.network);
+    return { ids, exited, stderr: () => stderr, end: () => child.stdin.end(), kill: () => child.kill('SIGKILL') };
+  }
+  const sessionOf = async (id: string) => ((await inspect('containers', id)) as { Config: { Labels: Record<string, string> } }).Config.Labels[SESSION_LABEL];
+  const dockerLogs = async (id: string) => {
+    const r = await run(DOCKER_28, ['logs', id], { env: { DOCKER_HOST: d.url } });
+    return r.stdout + r.stderr;
+  };
+
+  it('after the Testcontainers process exits, its Ryuk removes the session\'s containers and networks through the guard, and nothing of another owner', { timeout: 240_000 }, async () => {
+    // The Testcontainers client runs in its own process; it exits without stopping anything, as a suite that ends.
+    const tcA = await startTestcontainers(ga);
+    const { ids, exited } = tcA;
+    const stderr = tcA.stderr();
 
     // the session's objects were made through the guard: the owner's, with Testcontainers' session label
     const tc = (await inspect('containers', ids.container)) as { Config: { Labels: Record<string, string> } };
@@ -161,8 +178,8 @@ process.stdin.once('end', () => process.exit(0));
 
     // the suite ends: the process exits without stopping its containers; its connection to Ryuk closes
     const recordsBefore = ga.records.length;
-    child.stdin.end();
-    assert.equal(await exited, 0, stderr);
+    tcA.end();
+    assert.equal(await exited, 0, tcA.stderr());
     const exitedAt = Date.now();
 
     // Ryuk runs with AutoRemove (Testcontainers sets it for the reaper image): follow its log and its exit code
@@ -171,7 +188,7 @@ process.stdin.once('end', () => process.exit(0));
     const ryukExit = run(DOCKER_28, ['wait', ryuk.Id], { env: { DOCKER_HOST: d.url }, timeoutMs: 150_000 });
     const state = async () => {
       const r = await run(DOCKER_28, ['logs', ryuk.Id], { env: { DOCKER_HOST: d.url } });
-      return `ryuk logs:\n${r.stdout}${r.stderr}\ntestcontainers stderr:\n${stderr}`;
+      return `ryuk logs:\n${r.stdout}${r.stderr}\ntestcontainers stderr:\n${tcA.stderr()}`;
     };
     // Ryuk: reconnection timeout (2 s) after the close, then list, then remove; generous on a noisy 2-core machine
     await waitFor('the session\'s container and network to be removed', 90_000, async () => ((await inspect('containers', ids.container)) === undefined && (await inspect('networks', ids.network)) === undefined ? true : undefined), state);
@@ -206,6 +223,63 @@ process.stdin.once('end', () => process.exit(0));
     await waitFor('the Ryuk container to be auto-removed', 60_000, async () => ((await list([`${OWNER_LABEL}=${ownerA}`])).length === 0 ? true : undefined), async () => JSON.stringify(await list([`${OWNER_LABEL}=${ownerA}`])));
     // a report line for the test log: how long the reaping took after the process exit (not an assertion)
     process.stderr.write(`ryuk: the session's objects were gone ${gone} ms after the Testcontainers process exited\n`);
+  });
+
+  it('two Testcontainers processes of one owner share its Ryuk, which reaps only when both are gone (one killed -9); another owner\'s process gets its own', { timeout: 300_000 }, async () => {
+    const a1 = await startTestcontainers(ga);
+    const a2 = await startTestcontainers(ga);
+    const b1 = await startTestcontainers(gb);
+    // Testcontainers reuses a running Ryuk it can list (and takes its session id): through A's guard, A's Ryuk;
+    // through B's guard A's Ryuk does not exist, so B gets its own, bound to B's guard socket
+    const sA = await sessionOf(a1.ids.container);
+    assert.equal(await sessionOf(a2.ids.container), sA, 'the second process of owner A reused the running Ryuk');
+    const sB = await sessionOf(b1.ids.container);
+    assert.notEqual(sB, sA);
+    const ryA = await list([`${OWNER_LABEL}=${ownerA}`, 'org.testcontainers.ryuk=true']);
+    const ryB = await list([`${OWNER_LABEL}=${ownerB}`, 'org.testcontainers.ryuk=true']);
+    assert.equal(ryA.length, 1, JSON.stringify(ryA));
+    assert.equal(ryB.length, 1, JSON.stringify(ryB));
+    const ryukA = cleanup.add('container', ryA[0]!.Id);
+    const ryukB = cleanup.add('container', ryB[0]!.Id);
+    assert.equal(ryA[0]!.Labels[SESSION_LABEL], sA);
+    assert.equal(ryB[0]!.Labels[SESSION_LABEL], sB);
+    assert.deepEqual(ryB[0]!.Mounts.map((m) => m.Source), [gb.socketPath]);
+    // both reapers run with AutoRemove: follow their logs to the end from now on
+    const followA = run(DOCKER_28, ['logs', '-f', ryukA], { env: { DOCKER_HOST: d.url }, timeoutMs: 240_000 });
+    const followB = run(DOCKER_28, ['logs', '-f', ryukB], { env: { DOCKER_HOST: d.url }, timeoutMs: 240_000 });
+
+    // kill -9 the first process of A: Ryuk A sees one of its two connections close, the other keeps it waiting
+    a1.kill();
+    assert.equal(await a1.exited, -1);
+    await waitFor('Ryuk A to see the first client go', 60_000, async () => (/msg="client disconnected" address=\S+ clients=1/.test(await dockerLogs(ryukA)) ? true : undefined), () => dockerLogs(ryukA));
+    // well past the reconnection timeout (2 s): no prune check ran, the killed process's objects are still there
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.doesNotMatch(await dockerLogs(ryukA), /prune check/);
+    assert.ok(await inspect('containers', a1.ids.container), 'kept while another client of the session is connected');
+    assert.ok(await inspect('networks', a1.ids.network));
+
+    // the second process of A ends: now both processes' containers and networks go
+    a2.end();
+    assert.equal(await a2.exited, 0, a2.stderr());
+    const gone = async (ids: { container: string; network: string }[]) => {
+      for (const i of ids) if ((await inspect('containers', i.container)) !== undefined || (await inspect('networks', i.network)) !== undefined) return undefined;
+      return true;
+    };
+    await waitFor('both A processes\' objects to be removed', 90_000, () => gone([a1.ids, a2.ids]), () => dockerLogs(ryukA));
+    const la = await followA;
+    assert.match(la.stdout, /msg="client disconnected" address=\S+ clients=0/);
+    assert.match(la.stdout, /msg=removed containers=2 networks=2 volumes=0 images=0/, la.stdout);
+
+    // B's session was not touched by A's Ryuk; B's own Ryuk reaps it once B's process is gone
+    const b = (await inspect('containers', b1.ids.container)) as { State: { Running: boolean } } | undefined;
+    assert.ok(b?.State.Running, 'owner B\'s container survived A\'s Ryuk');
+    b1.end();
+    assert.equal(await b1.exited, 0, b1.stderr());
+    await waitFor('B\'s objects to be removed by B\'s Ryuk', 90_000, () => gone([b1.ids]), () => dockerLogs(ryukB));
+    const lb = await followB;
+    assert.match(lb.stdout, /msg=removed containers=1 networks=1 volumes=0 images=0/, lb.stdout);
+    assert.ok(gb.records.some((r) => r.method === 'DELETE' && r.path.endsWith(`/containers/${b1.ids.container}`) && r.status === 204), 'removed through B\'s guard');
+    assert.ok(!ga.records.some((r) => r.path.includes(b1.ids.container)), 'A\'s guard never saw B\'s container');
   });
 
   it('nestling run --mode guarded: the job\'s TESTCONTAINERS_* settings let a Ryuk it starts bind the guard socket, be reached, and reap', { timeout: 240_000 }, async () => {
