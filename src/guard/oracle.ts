@@ -9,11 +9,12 @@
  * `countOwned(kind)` counts what the owner has now, by listing with the owner label filter (never cached: a quota
  * must see the last create). Containers are counted in every state (`all=true`): a stopped container still holds
  * its name, its writable layer and its volumes until it is removed, so `docker rm` is what frees a slot.
+ * `ownedLimits()` inspects each of them for the per-job quotas (never cached either).
  */
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
 import { Labels } from '../util/labels.js';
-import type { ObjectKind, OwnedRef, OwnershipOracle } from './types.js';
+import type { ContainerLimits, ObjectKind, OwnedRef, OwnershipOracle } from './types.js';
 
 export interface EngineOracleOptions {
   owner: string;
@@ -94,6 +95,25 @@ export class EngineOracle implements OwnershipOracle {
         return n;
       }
     }
+  }
+
+  async ownedLimits(signal?: AbortSignal): Promise<ContainerLimits[]> {
+    const filters = JSON.stringify({ label: { [`${Labels.owner}=${this.#owner}`]: true } });
+    const list = await this.#engine.json<{ Id: string }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters }, signal });
+    const out: ContainerLimits[] = [];
+    for (const c of list) {
+      let hc: { Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number; PidsLimit?: number | null };
+      try {
+        hc = (await this.#engine.json<{ HostConfig?: typeof hc }>({ method: 'GET', path: `/containers/${c.Id}/json`, signal })).HostConfig ?? {};
+      } catch (err) {
+        if (err instanceof EngineError && err.statusCode === 404) continue; // removed meanwhile
+        throw err;
+      }
+      const quota = hc.CpuQuota ?? 0;
+      const nano = (hc.NanoCpus ?? 0) > 0 ? hc.NanoCpus! : quota > 0 ? Math.floor((quota * 1e9) / ((hc.CpuPeriod ?? 0) > 0 ? hc.CpuPeriod! : 100_000)) : 0;
+      out.push({ id: c.Id, memoryBytes: Math.max(0, hc.Memory ?? 0), nanoCpus: nano, pidsLimit: Math.max(0, hc.PidsLimit ?? 0) });
+    }
+    return out;
   }
 
   async lookupImageRef(ref: string, signal?: AbortSignal): Promise<OwnedRef | undefined> {

@@ -41,8 +41,16 @@ test('errors name the line and column', () => {
   assert.match(err('version: [\n'), /^p\.yaml:\d+:\d+: /);
 });
 
+test('per-job quotas need their per-container quota, and are not below it', () => {
+  const p = parsePolicy('version: 1\nquotas:\n  memoryBytes: 100000000\n  jobMemoryBytes: 300000000\n  pidsLimit: 10\n  jobPidsLimit: 30\n');
+  assert.equal(p.quotas.jobMemoryBytes, 300000000);
+  assert.equal(p.quotas.jobPidsLimit, 30);
+  assert.equal(err('version: 1\nquotas:\n  jobNanoCpus: 2000000000\n'), 'p.yaml:3:16: quotas.jobNanoCpus: needs quotas.nanoCpus (every container must have a limit for the job sum to hold)');
+  assert.equal(err('version: 1\nquotas:\n  pidsLimit: 100\n  jobPidsLimit: 50\n'), 'p.yaml:4:17: quotas.jobPidsLimit: must not be below quotas.pidsLimit');
+});
+
 test('printPolicy round-trips', () => {
-  const p = parsePolicy('version: 1\nallowBind: [/srv]\nallowCaps: [NET_ADMIN]\nquotas: {nanoCpus: 1000000000}\ndefaults: {cgroupParent: ci.slice}\n');
+  const p = parsePolicy('version: 1\nallowBind: [/srv]\nallowCaps: [NET_ADMIN]\nquotas: {nanoCpus: 1000000000, jobNanoCpus: 3000000000, containersPerJob: 4}\ndefaults: {cgroupParent: ci.slice}\n');
   assert.deepEqual(parsePolicy(printPolicy(p)), p);
   assert.deepEqual(parsePolicy(printPolicy(defaultPolicy())), defaultPolicy());
 });

@@ -8,7 +8,7 @@
  *   allowCaps: [NET_ADMIN]
  *   allowRuntimes: [runsc]
  *   hostPorts: [{ from: 8000, to: 8999 }]
- *   quotas: { memoryBytes: 2147483648, nanoCpus: 2000000000, pidsLimit: 512 }
+ *   quotas: { memoryBytes: 2147483648, nanoCpus: 2000000000, pidsLimit: 512, jobMemoryBytes: 8589934592 }
  *   defaults: { user: "1000:1000", cgroupParent: ci.slice }
  *   maxBodyBytes: 4194304
  */
@@ -41,7 +41,18 @@ export const PolicyFileSchema = z
         memoryBytes: z.int().positive().optional().describe('per-container memory limit, bytes'),
         nanoCpus: z.int().positive().optional().describe('per-container CPU limit, 1e9 = one CPU'),
         pidsLimit: z.int().positive().optional().describe('per-container pids limit'),
-        containersPerJob: z.int().positive().optional().describe('containers one job may have at once'),
+        containersPerJob: z.int().positive().optional().describe('containers one job may have at once (every state counts)'),
+        jobMemoryBytes: z.int().positive().optional().describe('sum of the memory limits of one job\'s containers, bytes (needs memoryBytes)'),
+        jobNanoCpus: z.int().positive().optional().describe('sum of the CPU limits of one job\'s containers, 1e9 = one CPU (needs nanoCpus)'),
+        jobPidsLimit: z.int().positive().optional().describe('sum of the pids limits of one job\'s containers (needs pidsLimit)'),
+      })
+      .superRefine((q, ctx) => {
+        // a job sum is only meaningful when no container can be unlimited: each needs its per-container quota
+        for (const [job, per] of [['jobMemoryBytes', 'memoryBytes'], ['jobNanoCpus', 'nanoCpus'], ['jobPidsLimit', 'pidsLimit']] as const) {
+          if (q[job] === undefined) continue;
+          if (q[per] === undefined) ctx.addIssue({ code: 'custom', path: [job], message: `needs quotas.${per} (every container must have a limit for the job sum to hold)` });
+          else if (q[per] > q[job]) ctx.addIssue({ code: 'custom', path: [job], message: `must not be below quotas.${per}` });
+        }
       })
       .optional(),
     defaults: z

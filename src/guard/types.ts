@@ -72,6 +72,19 @@ export interface OwnershipOracle {
    * Needed to enforce policy quotas.containersPerJob; without it such a policy refuses container creates.
    */
   countOwned?(kind: ObjectKind, signal?: AbortSignal): Promise<number>;
+  /**
+   * Optional (added by the decider): the limits of each of this owner's containers (all states), for the per-job
+   * quotas (quotas.jobMemoryBytes, jobNanoCpus, jobPidsLimit); without it such a policy refuses container creates.
+   */
+  ownedLimits?(signal?: AbortSignal): Promise<ContainerLimits[]>;
+}
+
+/** One container's resource limits as the daemon reports them; 0 = no limit (CPU from CpuQuota/CpuPeriod too). */
+export interface ContainerLimits {
+  id: string;
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
 }
 
 /** Job path -> host path translation for bind sources (from --map, or discovered from the job container). */
@@ -113,6 +126,10 @@ export interface EffectivePolicy {
     nanoCpus?: number | undefined;
     pidsLimit?: number | undefined;
     containersPerJob?: number | undefined;
+    /** sums over the owner's containers (all states); each needs its per-container quota */
+    jobMemoryBytes?: number | undefined;
+    jobNanoCpus?: number | undefined;
+    jobPidsLimit?: number | undefined;
   };
   defaults: {
     cgroupParent?: string | undefined;

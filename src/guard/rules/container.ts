@@ -12,7 +12,7 @@ import { checkMounts, labelAnonymousVolumes } from './mounts.js';
 import { checkNamespaces } from './namespaces.js';
 import { checkHostPorts } from './ports.js';
 import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
-import { applyQuotas } from './quotas.js';
+import { applyQuotas, checkJobQuotas } from './quotas.js';
 import type { HandlerResult, RuleRequest } from './request.js';
 import { applyCgroupParent, checkLogDriver, checkRuntime, checkSysctls } from './runtime.js';
 
@@ -114,7 +114,7 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   body.Labels = labels;
   const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
   if (u) return u;
-  const d = (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req));
+  const d = (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route));
   if (d) return d;
   labelAnonymousVolumes(body, hc, ctx.owner, req.notes);
   return { body: serializeGoBuffer(body) };
@@ -130,7 +130,8 @@ export async function containerUpdate(req: RuleRequest): Promise<HandlerResult> 
   const d =
     checkDevices(body, route, '') ??
     (asString(body.CgroupParent) !== '' ? denied('cgroup-parent', 'CgroupParent', body.CgroupParent, route) : undefined) ??
-    applyQuotas(body, ctx.policy, route, 'update', '');
+    applyQuotas(body, ctx.policy, route, 'update', '') ??
+    (await checkJobQuotas(body, ctx, route, ref.id));
   if (d) return d;
   setParam(req, 'name', ref.id);
   return { body: serializeGoBuffer(body) };

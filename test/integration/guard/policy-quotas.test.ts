@@ -133,3 +133,77 @@ describe('guard: policy quotas from a policy file', () => {
     assert.equal(await docker(g, ['rm', id]).then((x) => x.code), 0);
   });
 });
+
+describe('guard: per-job quotas from a policy file (sums over the job\'s containers)', () => {
+  let d: TestDaemon;
+  let cleanup: Cleanup;
+  let g: TestGuard;
+  const prefix = uniquePrefix('gpj');
+  const owner = `${prefix}-owner`;
+
+  before(async () => {
+    ({ d, cleanup } = await openEngine());
+    g = await startTestGuard(d, `${owner}-tmp`);
+    const file = join(g.dir, 'policy.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'quotas:',
+        `  memoryBytes: ${MEM}`, `  jobMemoryBytes: ${2 * MEM}`,
+        '  nanoCpus: 500000000', '  jobNanoCpus: 1000000000',
+        '  pidsLimit: 64', '  jobPidsLimit: 150',
+        '',
+      ].join('\n'),
+    );
+    const policy = await loadPolicyFile(file);
+    await g.close();
+    g = await startTestGuard(d, owner, { policy });
+  });
+  after(async () => {
+    await g?.close();
+    await closeEngine(cleanup, prefix, [g?.dir].filter((x): x is string => !!x));
+  });
+
+  const docker = (guard: TestGuard | undefined, args: string[]) =>
+    run(DOCKER_28, args, { env: { DOCKER_HOST: guard ? guard.url : d.url, HOME: '/nonexistent-home' }, timeoutMs: 90_000 });
+  const create = async (name: string, flags: string[] = []) => {
+    const r = await docker(g, ['create', '--name', `${prefix}-${name}`, ...flags, IMG, 'true']);
+    if (r.code === 0) cleanup.add('container', r.stdout.trim());
+    return r;
+  };
+
+  it('the job\'s containers (every state) may not reserve more than the sums; removing or shrinking one frees room', async () => {
+    assert.equal((await create('a')).code, 0); // 64 MiB, 0.5 CPU, 64 pids (the per-container quota, set by the guard)
+    const b = await docker(g, ['run', '--name', `${prefix}-b`, IMG, 'true']); // exited: still reserves
+    assert.equal(b.code, 0, b.stderr);
+    cleanup.add('container', `${prefix}-b`);
+    const oracle = new EngineOracle(d.engine, { owner });
+    assert.deepEqual((await oracle.ownedLimits()).map((c) => [c.memoryBytes, c.nanoCpus, c.pidsLimit]), [[MEM, 5e8, 64], [MEM, 5e8, 64]]);
+    const c = await create('c', ['--memory', '16m', '--cpus', '0.1', '--pids-limit', '5']);
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, new RegExp(`denied by rule quota: jobMemoryBytes=${2 * MEM} \\(the job's other containers reserve ${2 * MEM}, this one ${16 * 1024 * 1024}\\)`));
+    // directly, the daemon has no such sum (two-sided)
+    const direct = await docker(undefined, ['create', '--name', `${prefix}-direct`, '--label', `io.nestling.owner=${owner}-x`, '--memory', '16m', IMG, 'true']);
+    assert.equal(direct.code, 0, direct.stderr);
+    cleanup.add('container', direct.stdout.trim());
+    // shrink a: 32 MiB, 0.25 CPU, 32 pids; then c fits memory, but the pids sum is checked too
+    const up = await docker(g, ['update', '--memory', '32m', '--memory-swap', '64m', '--cpus', '0.25', '--pids-limit', '32', `${prefix}-a`]);
+    assert.equal(up.code, 0, up.stderr);
+    const c2 = await create('c2', ['--memory', '32m', '--cpus', '0.25', '--pids-limit', '60']);
+    assert.notEqual(c2.code, 0);
+    assert.match(c2.stderr, /denied by rule quota: jobPidsLimit=150 \(the job's other containers reserve 96, this one 60\)/);
+    const c3 = await create('c3', ['--memory', '32m', '--cpus', '0.25', '--pids-limit', '54']);
+    assert.equal(c3.code, 0, c3.stderr);
+    // growing a container back over the sum is refused as an update (its own old limit is replaced, not added)
+    const grow = await docker(g, ['update', '--cpus', '0.5', `${prefix}-c3`]);
+    assert.notEqual(grow.code, 0);
+    assert.match(grow.stderr, /denied by rule quota: jobNanoCpus=1000000000 \(the job's other containers reserve 750000000, this one 500000000\)/);
+    const same = await docker(g, ['update', '--cpus', '0.25', `${prefix}-c3`]);
+    assert.equal(same.code, 0, same.stderr);
+    // removing b frees its reservation
+    assert.equal((await docker(g, ['rm', `${prefix}-b`])).code, 0);
+    const d1 = await create('d1');
+    assert.equal(d1.code, 0, d1.stderr);
+  });
+});
