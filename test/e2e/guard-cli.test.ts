@@ -301,7 +301,7 @@ describe('e2e: nestling guard --policy, TLS, --learn, guard check', () => {
       assert.match(rr.stdout, /rule=bind-outside-allowlist field=HostConfig\.Binds\[0\]/);
     });
 
-    it('exit 2 on bad input', async () => {
+    it('exit 2 on bad input, 4 when a lookup cannot reach the engine', async () => {
       const cases: [string[], RegExp][] = [
         [['GET'], /give METHOD and TARGET, or --request FILE/],
         [['get', '/containers/json'], /METHOD "get"/],
@@ -324,6 +324,11 @@ describe('e2e: nestling guard --policy, TLS, --learn, guard check', () => {
       const s = await check(['--request', short]);
       assert.equal(s.code, 2, show(s));
       assert.match(s.stderr, /shorter than its Content-Length/);
+      // an engine the lookups cannot reach: 4 (a request that names no object needs none, and still answers)
+      const down = await runCli(['guard', 'check', '--upstream', `unix://${join(tmp, 'no-engine.sock')}`, '--owner', 'x', 'GET', '/containers/some-name/json']);
+      assert.equal(down.code, 4, show(down));
+      const noLookup = await runCli(['guard', 'check', '--upstream', `unix://${join(tmp, 'no-engine.sock')}`, '--owner', 'x', 'POST', '/containers/create', '--body', body({ Image: IMG, HostConfig: { Privileged: true } })]);
+      assert.equal(noLookup.code, 5, show(noLookup));
       const badPolicy = join(tmp, 'check-bad.yaml');
       writeFileSync(badPolicy, 'version: 2\n');
       const bp = await check(['--policy', badPolicy, 'GET', '/_ping']);
