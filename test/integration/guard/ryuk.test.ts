@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
-import { buildRyukImage } from '../../harness/ryuk.js';
+import { buildNodeJobImage, buildRyukImage } from '../../harness/ryuk.js';
 import { reapOwner } from '../../../src/guard/reaper.js';
 import { EngineError } from '../../../src/util/errors.js';
 import { DOCKER_28, run, startTestGuard, type TestGuard } from './helpers.js';
@@ -310,6 +310,61 @@ process.stdin.once('end', () => process.exit(0));
     assert.match(r.stdout, /^REAPED$/m);
     assert.match(r.stdout, /msg=removed containers=1 networks=0 volumes=0 images=0/, out);
     // the run's teardown leaves nothing (the exited Ryuk is the owner's and is reaped with the run)
+    assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
+  });
+
+  it('nestling run --mode guarded with Testcontainers for Node inside the job: its mapped ports are reached, its Ryuk binds the guard socket and reaps after the process exits', { timeout: 300_000 }, async () => {
+    // The job image: the CLI image plus this Node binary and its libraries; Testcontainers comes from this checkout's
+    // node_modules, mounted as the job's workspace. Nothing Testcontainers-specific is set for the job but the
+    // stand-in Ryuk image and a short reconnection timeout: the rest is what guarded mode exports.
+    const nodeImage = `${prefix}-node:local`;
+    cleanup.add('image', nodeImage);
+    await buildNodeJobImage(d.engine, nodeImage);
+    const modules = join(REPO, 'node_modules');
+    const tc = [
+      "import net from 'node:net';",
+      `const { GenericContainer } = await import(${JSON.stringify(join(modules, 'testcontainers/build/index.js'))});`,
+      "const c = await new GenericContainer('nestling/busybox:local').withExposedPorts(8080)",
+      "  .withCommand(['sh', '-c', 'while true; do echo hello-from-the-mapped-port | nc -l -p 8080; done']).withStartupTimeout(60000).start();",
+      'const greeting = await new Promise((resolve, reject) => {',
+      "  let got = '';",
+      "  net.connect(c.getMappedPort(8080), c.getHost()).on('data', (b) => (got += b)).on('end', () => resolve(got.trim())).on('error', reject);",
+      '});',
+      "console.log('HOST=' + c.getHost() + ' GREETING=' + greeting + ' CONTAINER=' + c.getId());",
+      'process.exit(0); // the suite ends without stopping its container',
+    ].join('\n');
+    const script = [
+      'set -e -o pipefail',
+      `cat > /tmp/tc.mjs <<'EOF'\n${tc}\nEOF`,
+      'node /tmp/tc.mjs | tee /tmp/tc.out',
+      'cid=$(sed -n "s/.* CONTAINER=//p" /tmp/tc.out)',
+      'rid=$(docker ps -q --no-trunc --filter label=org.testcontainers.ryuk=true)',
+      '[ -n "$cid" ] && [ -n "$rid" ]',
+      'echo "RYUK_BINDS=$(docker inspect -f "{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}" $rid)"',
+      'echo "SOCKET_OVERRIDE=$TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"',
+      'docker logs -f $rid > /tmp/ryuk.log 2>&1 &',
+      'i=0; while docker inspect $cid >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || { cat /tmp/ryuk.log; exit 11; }; sleep 0.5; done',
+      'echo REAPED',
+      'wait',
+      'cat /tmp/ryuk.log',
+    ].join('\n');
+    const r = await runJobForTest(d.engine, {
+      mode: 'guarded',
+      image: nodeImage,
+      workspace: modules,
+      env: [`RYUK_CONTAINER_IMAGE=${image}`, 'TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT=2s'],
+      cmd: ['sh', '-c', script],
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.summary.exitCode, 0, out);
+    // Testcontainers used the exported host and reached the container's mapped port there
+    assert.match(r.stdout, /^HOST=host\.docker\.internal GREETING=hello-from-the-mapped-port CONTAINER=[0-9a-f]{64}$/m, out);
+    // its Ryuk bound TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE (the guard socket's host path) and nothing else
+    const override = /^SOCKET_OVERRIDE=(\/\S+\/docker\.sock)$/m.exec(r.stdout)?.[1];
+    assert.ok(override, out);
+    assert.match(r.stdout, new RegExp(`^RYUK_BINDS=${override.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:/var/run/docker\\.sock $`, 'm'), out);
+    assert.match(r.stdout, /^REAPED$/m, out);
+    assert.match(r.stdout, /msg=removed containers=1 networks=0 volumes=0 images=0/, out);
     assert.deepEqual(await leftovers(d.engine, r.summary.runId), NOTHING);
   });
 
