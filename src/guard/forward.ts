@@ -3,9 +3,9 @@
  * one per client connection, kept alive while both sides keep theirs. The guard already owns the request framing
  * (it parsed and re-serialised the request), so a general-purpose client (node:http, its agent, header objects,
  * per-request listeners) only added copies and small writes. Here:
- *   - the request (head and checked body) goes upstream in one write; upload bodies are passed through from the
- *     client's framing without copying (Content-Length: views of the received chunks; chunked: decoded views
- *     re-framed one chunk per received batch);
+ *   - the request (head and checked body) goes upstream in one write; upload bodies (build context, archive, load)
+ *     are passed through as received, in the client's framing, without copying: Content-Length bodies are counted,
+ *     chunked bodies are scanned by the strict decoder for their end (see pumpBody);
  *   - the response head is parsed strictly (http-parser.ts); its body is relayed as the engine framed it when the
  *     client can take that framing (Content-Length as is; chunked bytes as received, with a decoder only finding the
  *     end), decoded otherwise (HTTP/1.0 clients, filtered answers);
@@ -43,6 +43,18 @@ export class UpstreamClosedEarly extends Error {
   }
 }
 
+/**
+ * How much may wait in a socket's write buffer before the sender is held back. Node's default (16 KiB, less than one
+ * 64 KiB read) would stop the flow after every read; a wider window keeps both sockets busy.
+ */
+const WINDOW = 1024 * 1024;
+
+/** Writes b; returns a promise to await only when more than WINDOW bytes wait to be written. */
+export function push(out: Duplex, b: Buffer): Promise<void> | undefined {
+  out.write(b);
+  return out.writableLength > WINDOW ? drained(out) : undefined;
+}
+
 /** Resolves on 'drain' or when the socket is gone. */
 export function drained(s: Duplex): Promise<void> {
   return new Promise((resolve) => {
@@ -57,9 +69,9 @@ export function drained(s: Duplex): Promise<void> {
 }
 
 /**
- * Sends an upload body from the client's reader to the engine in the client's framing converted to the framing
- * announced upstream (the same: Content-Length stays Content-Length, chunked stays chunked). Resolves when all of it
- * was written; rejects with HttpParseError when the client's body is short, malformed or stalls.
+ * Sends an upload body from the client's reader to the engine, in the client's framing (announced upstream the same
+ * way). Resolves when all of it was written; rejects with HttpParseError when the client's body is short, malformed
+ * or stalls (the caller then cuts the upstream connection: the engine never sees a complete body).
  */
 export async function pumpBody(r: SocketReader, framing: BodyFraming, out: Duplex, idleMs: number): Promise<void> {
   if (framing.type === 'none') return;
@@ -75,32 +87,28 @@ export async function pumpBody(r: SocketReader, framing: BodyFraming, out: Duple
       const b = r.takeSome(left);
       left -= b.length;
       if (out.destroyed) return;
-      if (!out.write(b)) await drained(out);
+      const wait = push(out, b);
+      if (wait) await wait;
     }
     return;
   }
+  // Chunked: the client's chunks go up as received. The strict decoder (http-parser.ts: CRLF only, hex sizes,
+  // bounded extensions and trailers) only finds where the body ends; whatever it accepts, Go's chunked reader ends at
+  // the same byte, and what it refuses never reaches the engine in full (the connection is cut).
   const dec = new ChunkedDecoder();
   for (;;) {
-    if (r.length) {
-      // every chunk received so far, decoded (views, no copy), goes up as one chunk
-      const parts: Buffer[] = [];
-      while (r.length && !dec.done) for (const p of dec.push(r.takeSome(r.length))) parts.push(p);
-      let n = 0;
-      for (const p of parts) n += p.length;
-      if (n > 0 && !out.destroyed) {
-        out.cork();
-        out.write(`${n.toString(16)}\r\n`, 'latin1');
-        for (const p of parts) if (p.length) out.write(p);
-        out.write('\r\n', 'latin1');
-        out.uncork();
-      }
+    while (r.length) {
+      const v = r.takeSome(r.length);
+      dec.push(v);
       if (dec.done) {
+        const own = v.subarray(0, v.length - dec.rest.length);
         r.unshift(dec.rest);
-        if (!out.destroyed) out.write('0\r\n\r\n', 'latin1');
+        if (!out.destroyed && own.length) out.write(own);
         return;
       }
-      if (out.writableNeedDrain) await drained(out);
-      if (r.length) continue;
+      if (out.destroyed) return;
+      const wait = push(out, v);
+      if (wait) await wait;
     }
     const w = await r.wait(idleMs);
     if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
@@ -241,7 +249,8 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
       const b = up.r.takeSome(left);
       left -= b.length;
       if (client.destroyed) return abort(client, up);
-      if (!client.write(b)) await drained(client);
+      const wait = push(client, b);
+      if (wait) await wait;
     }
     return { keepClient, keepUp: upKeep };
   }
@@ -263,9 +272,9 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
         }
         const own = dec.done ? d.subarray(0, d.length - dec.rest.length) : d;
         if (client.destroyed) return abort(client, up);
-        const ok = own.length ? client.write(own) : true;
+        const wait = own.length ? push(client, own) : undefined;
         if (dec.done) return { keepClient, keepUp: upKeep && dec.rest.length === 0 };
-        if (!ok) await drained(client);
+        if (wait) await wait;
         continue;
       }
       const w = await up.r.wait(0);

@@ -132,6 +132,25 @@ export async function runTunnel(o: TunnelOptions): Promise<TunnelResult> {
   return { status: head.status, spliced: false };
 }
 
+/**
+ * How much may wait in a socket's write buffer before its source is paused. Node's default (16 KiB, less than one
+ * 64 KiB read, as pipe() uses it) would stop the flow after every read; a wider window keeps both sockets busy.
+ */
+const WINDOW = 1024 * 1024;
+
+/** from => to with backpressure (a WINDOW of buffered bytes) and end => end (half-close). */
+function relay(from: Duplex, to: Duplex): void {
+  const resume = () => from.resume();
+  from.on('data', (d: Buffer) => {
+    to.write(d);
+    if (to.writableLength > WINDOW && !from.isPaused()) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+  from.once('end', () => to.end());
+}
+
 /** Both directions with backpressure and half-close; resolves once both sockets are closed. */
 export function splice(client: Duplex, upstream: Duplex): Promise<void> {
   return new Promise((resolve) => {
@@ -148,9 +167,9 @@ export function splice(client: Duplex, upstream: Duplex): Promise<void> {
     client.on('error', kill);
     upstream.on('error', kill);
     // client EOF => half-close upstream (docker's CloseWrite), keep reading the output
-    client.pipe(upstream, { end: true });
+    relay(client, upstream);
     // daemon EOF => end the client; once both directions are done, the sockets close
-    upstream.pipe(client, { end: true });
+    relay(upstream, client);
     let ends = 0;
     const onEnd = () => {
       if (++ends === 2) kill();
