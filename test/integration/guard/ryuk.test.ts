@@ -1,11 +1,14 @@
 // Testcontainers for Node WITH Ryuk enabled, through the guard, end to end. The real testcontainers/ryuk image cannot
 // be pulled on this air-gapped host, so a locally built stand-in takes its place (test/fixtures/ryuk/ryuk.pl: Ryuk's
 // protocol and prune rules, read from moby-ryuk's reaper.go). What this proves, against the real dockerd:
-// Testcontainers creates its reaper through the guard, as the owner, bound to the guard's own socket (never the
-// host's); when the Testcontainers process exits without stopping anything, the reaper sees the connection close
-// through docker-proxy and removes the session's containers and networks through the guard; objects of another
-// owner, and objects made directly on the daemon, that carry the same session label survive (the reaper cannot
-// see them). And why the earlier busybox `nc` stand-in never reaped anything (last test).
+// - Testcontainers creates its reaper through the guard, as the owner, bound to the guard's own socket (never the
+//   host's); when the Testcontainers process exits without stopping anything, the reaper sees the connection close
+//   through docker-proxy and removes the session's containers and networks through the guard; objects of another
+//   owner, and objects made directly on the daemon, that carry the same session label survive (it cannot see them);
+// - two processes of one owner share one reaper, which waits for both (one killed -9); another owner gets its own;
+// - `nestling run --mode guarded` exports what Testcontainers needs: inside a job, Testcontainers reaches mapped
+//   ports at TESTCONTAINERS_HOST_OVERRIDE and its Ryuk binds TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE and reaps;
+// - why the earlier busybox `nc` stand-in never reaped anything (last test).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
