@@ -547,7 +547,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           head: rh,
           isHead: head.method === 'HEAD',
           client11: head.version === '1.1',
-          keepClient: head.keepAlive && !closing,
+          // an answer that comes before the whole upload was sent ends the connection: say so in its head
+          keepClient: head.keepAlive && !closing && pumpDone,
           bufferFilter: filter && filter !== 'events' ? (b) => filterJsonResponse(filter, b, opts.owner) : undefined,
           lineFilter: filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined,
           onHeadSent: () => {
