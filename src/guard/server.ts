@@ -151,6 +151,7 @@ function isUpload(method: string, target: string): boolean {
 }
 
 function requiresBody(method: string, path: string): boolean {
+  if (method !== 'POST') return false;
   return BODY_REQUIRED.some(([m, re]) => m === method && re.test(path));
 }
 
@@ -346,7 +347,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     status: number,
     extra: Partial<GuardDecisionRecord> = {},
   ): void => {
-    const { path } = splitTarget(head.target);
+    const q = head.target.indexOf('?');
+    const path = splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path;
     emit({
       ts: now().toISOString(),
       level: decision === 'forward' ? 'info' : decision === 'error' && status >= 500 ? 'error' : 'warn',
