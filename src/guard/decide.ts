@@ -11,7 +11,7 @@
 import { GoJsonError, parseJson } from './go-json.js';
 import { canonicalizeTarget, isDenial, matchRoute, serializeTarget, type Denial } from './match.js';
 import { denied, requireOwned } from './ownership.js';
-import { containerCreate, containerRename, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
+import { containerCreate, containerList, containerRename, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
 import { execCreate, ownedExecRoute } from './rules/exec.js';
 import { build, imageCommit, imageCreate, imageDelete, imagePush, imageTag } from './rules/image.js';
 import { networkConnect, networkCreate, ownedNetworkRoute } from './rules/network.js';
@@ -58,7 +58,7 @@ const ownedContainerJson: RouteHandler = async (req) => (await ownedContainerRou
 export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   // container
   'container-archive-head': ownedContainerRoute,
-  'container-list': ownerFiltered,
+  'container-list': containerList,
   'container-export': ownedContainerRoute,
   'container-changes': ownedContainerRoute,
   'container-inspect': ownedContainerRoute,

@@ -58,6 +58,20 @@ export function applyOwnerLabel(labels: GoObject | undefined, owner: string, fie
 export function mergeOwnerFilter(raw: string | null, owner: string): string | undefined {
   let args: GoObject = newObject();
   if (raw !== null && raw !== '') {
+    const parsed = parseFilters(raw);
+    if (parsed === undefined) return undefined;
+    args = parsed;
+  }
+  const labels = (args.label && typeof args.label === 'object' && !Array.isArray(args.label) ? args.label : newObject()) as GoObject;
+  labels[`${Labels.owner}=${owner}`] = true;
+  args.label = labels;
+  return serializeGo(args);
+}
+
+/** A non-empty `filters` value as moby's filters.FromJSON reads it, in the map form; undefined when it is not one. */
+export function parseFilters(raw: string): GoObject | undefined {
+  let args: GoObject = newObject();
+  {
     let node;
     try {
       node = parseJson(raw);
@@ -86,8 +100,5 @@ export function mergeOwnerFilter(raw: string | null, owner: string): string | un
     if (decoded === null || decoded === undefined) decoded = newObject();
     args = decoded as GoObject;
   }
-  const labels = (args.label && typeof args.label === 'object' && !Array.isArray(args.label) ? args.label : newObject()) as GoObject;
-  labels[`${Labels.owner}=${owner}`] = true;
-  args.label = labels;
-  return serializeGo(args);
+  return args;
 }

@@ -3,8 +3,8 @@
  * (no escalation), commit (owner label, no tag over another owner's tag), and every by-name route (owned only,
  * rewritten to the full id).
  */
-import { asObject, asString, GoJsonError, newObject, readGoBody, serializeGoBuffer, type BodyRoot, type GoObject } from '../go-json.js';
-import { applyOwnerLabel, denied, requireOwned } from '../ownership.js';
+import { asObject, asString, GoJsonError, newObject, readGoBody, serializeGo, serializeGoBuffer, type BodyRoot, type GoObject } from '../go-json.js';
+import { applyOwnerLabel, denied, parseFilters, requireOwned } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
 import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
@@ -15,6 +15,7 @@ import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSe
 import { applyQuotas, checkJobQuotas } from './quotas.js';
 import type { HandlerResult, RuleRequest } from './request.js';
 import { applyCgroupParent, checkLogDriver, checkRuntime, checkSysctls } from './runtime.js';
+import { ownerFiltered } from './system.js';
 
 /** Reads the body of a JSON route as the daemon would; a denial when it cannot. `allowEmpty` = {} for no body. */
 export function readBody(req: RuleRequest, root: BodyRoot, allowEmpty = false): GoObject | Denial {
@@ -138,7 +139,7 @@ export async function containerUpdate(req: RuleRequest): Promise<HandlerResult> 
 }
 
 /** Commit: the container must be owned; the image gets the owner label; the new tag must not move another's tag. */
-export async function containerCommit(req: RuleRequest, checkRef: (ref: string) => Promise<Denial | undefined>): Promise<HandlerResult> {
+export async function containerCommit(req: RuleRequest, checkRef: (repo: string, tag: string) => Promise<Denial | undefined>): Promise<HandlerResult> {
   const { ctx, route, query } = req;
   const container = query.get('container') ?? '';
   const ref = await requireOwned(ctx, 'container', container, route);
@@ -149,7 +150,7 @@ export async function containerCommit(req: RuleRequest, checkRef: (ref: string) 
   }
   const repo = query.get('repo') ?? '';
   if (repo !== '') {
-    const d = await checkRef(`${repo}:${query.get('tag') || 'latest'}`);
+    const d = await checkRef(repo, query.get('tag') ?? '');
     if (d) return d;
   }
   const body = readBody(req, 'container-commit', true);
@@ -194,6 +195,32 @@ export async function containerRename(req: RuleRequest): Promise<HandlerResult> 
     if (existing && !existing.owned) return denied('name-conflict', 'name', name, req.route, 409);
   }
   return undefined;
+}
+
+/**
+ * Container list: the `before` and `since` filters name a container the daemon resolves (by id, name or prefix,
+ * "no such container" otherwise), which would tell a job whether another owner's container exists and when it was
+ * created. Each must be owned (404 otherwise, as for a missing one) and is rewritten to the checked full id; then
+ * the owner label filter is merged as for every list.
+ */
+export async function containerList(req: RuleRequest): Promise<HandlerResult> {
+  const raw = req.query.get('filters');
+  const args = raw === null || raw === '' ? undefined : parseFilters(raw);
+  if (args) {
+    for (const key of ['before', 'since'] as const) {
+      const vals = asObject(args[key]);
+      if (!vals) continue;
+      const out = newObject();
+      for (const [name, on] of Object.entries(vals)) {
+        const ref = await requireOwned(req.ctx, 'container', name, req.route);
+        if (isDenial(ref)) return ref;
+        out[ref.id] = on;
+      }
+      args[key] = out;
+    }
+    req.query.set('filters', serializeGo(args));
+  }
+  return ownerFiltered(req);
 }
 
 /** Any route addressing one container by {name}: owned, else "No such container". */

@@ -23,6 +23,39 @@ export function normalizeImageRef(ref: string): string {
   return lastColon > lastSlash ? ref : `${ref}:latest`;
 }
 
+/**
+ * The reference the daemon writes for a `repo` and `tag` pair (tag, commit, import): with a tag, the repo's own tag
+ * or digest is dropped and the tag applied (distribution's reference.WithTag on the trimmed name), so `repo=app:x`
+ * with `tag=ci` writes `app:ci`; without one, `repo` as given (`:latest` added by checkRefWritable).
+ */
+export function repoTagRef(repo: string, tag: string): string {
+  if (tag === '') return repo;
+  let name = repo;
+  const at = name.indexOf('@');
+  if (at >= 0) name = name.slice(0, at);
+  if (name.lastIndexOf(':') > name.lastIndexOf('/')) name = name.slice(0, name.lastIndexOf(':'));
+  return `${name}:${tag}`;
+}
+
+/**
+ * `changes` lines (commit, import) are joined with newlines and parsed as a Dockerfile, whose word processing
+ * (quotes, `\` escapes, `$VAR` from an earlier ENV, line continuations, an `# escape=` directive) can spell a
+ * reserved label key the raw text does not show. Refused: multi-line values, continuations, comments and
+ * directives, `$` in LABEL/ONBUILD lines, and any line naming `io.nestling.` once quotes and backslashes are gone.
+ */
+export function checkChanges(changes: readonly string[], route: RouteDef): Denial | undefined {
+  for (const ch of changes) {
+    const bad =
+      /[\r\n]/.test(ch) ||
+      /[\\`][ \t]*$/.test(ch) ||
+      /^\s*#/.test(ch) ||
+      (/^\s*(label|onbuild)\b/i.test(ch) && ch.includes('$')) ||
+      ch.replace(/["'\\`]/g, '').toLowerCase().includes('io.nestling.');
+    if (bad) return denied('reserved-label', 'changes', ch, route);
+  }
+  return undefined;
+}
+
 /** Refuses moving a reference that exists and that this owner did not create. */
 export async function checkRefWritable(req: RuleRequest, ref: string, field: string): Promise<Denial | undefined> {
   if (ref === '') return undefined;
@@ -55,7 +88,7 @@ export async function imageTag(req: RuleRequest): Promise<HandlerResult> {
   if (d) return d;
   const repo = req.query.get('repo') ?? '';
   const tag = req.query.get('tag') ?? '';
-  return checkRefWritable(req, tag ? `${repo}:${tag}` : repo, 'repo');
+  return checkRefWritable(req, repoTagRef(repo, tag), 'repo');
 }
 
 export async function imagePush(req: RuleRequest): Promise<HandlerResult> {
@@ -87,12 +120,11 @@ export async function imageCreate(req: RuleRequest): Promise<HandlerResult> {
   if ((req.query.get('fromImage') ?? '') !== '') return undefined;
   const src = req.query.get('fromSrc') ?? '';
   if (src !== '-') return denied('daemon-fetch', 'fromSrc', src, req.route);
-  for (const ch of req.query.getAll('changes')) {
-    if (ch.toLowerCase().includes('io.nestling.')) return denied('reserved-label', 'changes', ch, req.route);
-  }
+  const ch = checkChanges(req.query.getAll('changes'), req.route);
+  if (ch) return ch;
   const repo = req.query.get('repo') ?? '';
   const tag = req.query.get('tag') ?? '';
-  const w = await checkRefWritable(req, tag ? `${repo}:${tag}` : repo, 'repo');
+  const w = await checkRefWritable(req, repoTagRef(repo, tag), 'repo');
   if (w) return w;
   req.query.append('changes', `LABEL ${Labels.owner}=${JSON.stringify(req.ctx.owner)}`);
   return undefined;
@@ -101,7 +133,12 @@ export async function imageCreate(req: RuleRequest): Promise<HandlerResult> {
 export async function imageCommit(req: RuleRequest): Promise<HandlerResult> {
   const d = singleValued(req, ['container', 'repo', 'tag']);
   if (d) return d;
-  return containerCommit(req, (ref) => checkRefWritable(req, ref, 'repo'));
+  const ch = checkChanges(req.query.getAll('changes'), req.route);
+  if (ch) return ch;
+  const r = await containerCommit(req, (repo, tag) => checkRefWritable(req, repoTagRef(repo, tag), 'repo'));
+  // the owner label as the last change too: changes are applied over the body's Labels
+  if (!isDenial(r) && req.query.getAll('changes').length > 0) req.query.append('changes', `LABEL ${Labels.owner}=${JSON.stringify(req.ctx.owner)}`);
+  return r;
 }
 
 /**
@@ -127,6 +164,11 @@ export async function build(req: RuleRequest): Promise<HandlerResult> {
     const ref = await requireOwned(ctx, 'container', nm.slice(10), route);
     if (isDenial(ref)) return ref;
     query.set('networkmode', `container:${ref.id}`);
+  } else if (!['', 'default', 'bridge', 'none'].includes(nm) && nm !== ctx.jobNetwork) {
+    // the legacy builder runs RUN steps on any network named here (by name, id or prefix): owned ones only
+    const ref = await requireOwned(ctx, 'network', nm, route);
+    if (isDenial(ref)) return ref;
+    query.set('networkmode', ref.id);
   }
   const so = checkSecurityOpts(query.getAll('securityopt'), 'securityopt', route);
   if (so) return so;
