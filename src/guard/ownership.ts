@@ -32,10 +32,22 @@ export function denied(rule: string, field: string, value: unknown, route: Route
   return { action: 'deny', route, status, rule, message: denialMessage(rule, field, value) };
 }
 
+/**
+ * ctx.oracle.lookup for a reference a request names. The daemon reads a container name with or without its leading
+ * `/` (`container:/db`), but the oracle's inspect `/containers/%2Fdb/json` is a path the daemon redirects (301), as
+ * is any reference with an empty, `.` or `..` segment: the slash is dropped for containers, and such references
+ * (which name no object: names and ids have no slashes) are missing.
+ */
+export async function lookupRef(ctx: DecideContext, kind: ObjectKind, name: string): Promise<OwnedRef | undefined> {
+  const n = kind === 'container' && name.startsWith('/') ? name.slice(1) : name;
+  if (n.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return undefined;
+  return ctx.oracle.lookup(kind, n, ctx.signal);
+}
+
 /** The object if this owner owns it; a daemon-worded 404 otherwise (not owned and missing look the same). */
 export async function requireOwned(ctx: DecideContext, kind: ObjectKind, name: string, route: RouteDef | undefined): Promise<OwnedRef | Denial> {
   if (name === '') return notFound(kind, name, route);
-  const ref = await ctx.oracle.lookup(kind, name, ctx.signal);
+  const ref = await lookupRef(ctx, kind, name);
   if (!ref || !ref.owned) return notFound(kind, name, route);
   return ref;
 }

@@ -4,7 +4,7 @@
  * rewritten to the full id).
  */
 import { asObject, asString, GoJsonError, newObject, readGoBody, serializeGo, serializeGoBuffer, type BodyRoot, type GoObject } from '../go-json.js';
-import { applyOwnerLabel, denied, parseFilters, requireOwned } from '../ownership.js';
+import { applyOwnerLabel, denied, lookupRef, parseFilters, requireOwned } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
 import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
@@ -98,7 +98,7 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   const name = req.query.get('name') ?? '';
   if (req.query.getAll('name').length > 1) return denied('bad-query', 'name', req.query.getAll('name').join(','), route, 400);
   if (name !== '') {
-    const existing = await ctx.oracle.lookup('container', name.replace(/^\//, ''), ctx.signal);
+    const existing = await lookupRef(ctx, 'container', name);
     if (existing && !existing.owned) return denied('name-conflict', 'name', name, route, 409);
   }
   const perJob = ctx.policy.quotas.containersPerJob;
@@ -191,7 +191,7 @@ export async function containerRename(req: RuleRequest): Promise<HandlerResult> 
   if (all.length > 1) return denied('bad-query', 'name', all.join(','), req.route, 400);
   const name = (all[0] ?? '').replace(/^\//, '');
   if (name !== '') {
-    const existing = await req.ctx.oracle.lookup('container', name, req.ctx.signal);
+    const existing = await lookupRef(req.ctx, 'container', name);
     if (existing && !existing.owned) return denied('name-conflict', 'name', name, req.route, 409);
   }
   return undefined;
