@@ -426,6 +426,12 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
         return keep;
       }
       dryRunOf = { rule: decision.rule, message: decision.message };
+      // Forward what the policy relaxed by this refusal (and any behind it) would forward: the owner label, the
+      // canonical body, the translated binds. Only what no policy file can relax goes up as the client sent it.
+      const relaxed = await relaxedDecision(view, ctx, decision.message).catch(() => undefined);
+      if (relaxed) decision = relaxed;
+    }
+    if (decision.action === 'deny') {
       const route: RouteDef = decision.route ?? {
         id: 'unknown',
         method: head.method as RouteDef['method'],
@@ -701,8 +707,32 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   return { url, socketPath, owner: opts.owner, mappings, policy, close, closed };
 }
 
+/**
+ * Dry run: the decision under the policy relaxed by a refusal and every one behind it (the learner's loop), or
+ * undefined when some refusal cannot be relaxed by a policy file.
+ */
+async function relaxedDecision(view: RequestView, ctx: DecideContext, message: string): Promise<Decision | undefined> {
+  const { Learner } = await import('./learn.js');
+  const { decide } = await import('./decide.js');
+  const learner = new Learner(ctx.owner, ctx.policy);
+  let msg = message;
+  for (let i = 0; i < 16; i++) {
+    const before = JSON.stringify(learner.policy());
+    learner.observeMessage(msg);
+    const policy = learner.policy();
+    if (JSON.stringify(policy) === before) return undefined;
+    const d = await decide(view, { ...ctx, policy });
+    if (d.action === 'forward') return d;
+    msg = d.message;
+  }
+  return undefined;
+}
+
 function upstreamDownMessage(ep: EngineEndpoint, e: unknown): string {
   const err = e as NodeJS.ErrnoException;
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_OSSL|HOSTNAME|ALTNAME/i.test(`${err.code ?? ''} ${err.message ?? ''}`)) {
+    return `nestling guard: TLS with the Docker engine at ${ep.url} failed: ${err.code ?? err.message} (check --upstream-tlscacert, --upstream-tlscert and --upstream-tlskey)`;
+  }
   const hint =
     err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
       ? 'is dockerd running?'

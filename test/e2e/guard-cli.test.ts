@@ -243,6 +243,26 @@ describe('e2e: nestling guard --policy, TLS, --learn, guard check', () => {
       assert.equal(await strict.stop(), 0);
     });
 
+    it('what --dry-run forwards is what the relaxed policy would forward: labelled as the owner, reaped on exit', async () => {
+      const g = await guard('dryl', ['--dry-run', '--reap-on-exit', '--quiet']);
+      const name = `${prefix}-dryl`;
+      const r = await docker(g.url, ['run', '-d', '--name', name, '-v', `${data}:/data:ro`, '--cap-add', 'NET_ADMIN', IMG, 'sleep', '300']);
+      assert.equal(r.code, 0, r.stderr);
+      cleanup.add('container', name);
+      const info = await d.engine.json<{ Config: { Labels: Record<string, string> }; HostConfig: { CapAdd: string[] } }>({ method: 'GET', path: `/containers/${name}/json` });
+      assert.equal(info.Config.Labels['io.nestling.owner'], `${prefix}-dryl`, 'the owner label was added as without --dry-run');
+      assert.deepEqual(info.HostConfig.CapAdd.map((c) => c.replace(/^CAP_/, '')), ['NET_ADMIN']);
+      // the job's later requests on it are its own, not "not found"
+      const ps = await docker(g.url, ['ps', '-q', '--filter', `name=${name}`]);
+      assert.notEqual(ps.stdout.trim(), '');
+      assert.equal(await g.stop(), 0, g.stderr());
+      assert.match(g.stderr(), /decision=would-deny rule=cap-add/);
+      assert.doesNotMatch(g.stderr(), /rule=not-found/);
+      const gone = await d.engine.request({ method: 'GET', path: `/containers/${name}/json`, acceptStatus: () => true });
+      gone.resume();
+      assert.equal(gone.statusCode, 404, '--reap-on-exit removed it');
+    });
+
     it('refusals no policy can relax are comments in the learned file, not permissions', async () => {
       const learned = join(tmp, 'learned-priv.yaml');
       const g = await guard('learnpriv', ['--dry-run', '--learn', learned, '--quiet']);
