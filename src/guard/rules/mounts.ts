@@ -7,7 +7,7 @@
  */
 import { Labels } from '../../util/labels.js';
 import { asArray, asObject, asString, newObject, type GoObject, type GoValue } from '../go-json.js';
-import { denied, notFound, requireOwned } from '../ownership.js';
+import { denied, lookupRef, notFound, requireOwned } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
 import { cleanHostPath, isPathWithin, mapJobPath } from '../path-rewrite.js';
 import type { DecideContext, RouteDef } from '../types.js';
@@ -74,7 +74,7 @@ export async function checkLocalDriverOpts(opts: GoObject | undefined, field: st
 }
 
 async function checkNamedVolume(name: string, field: string, ctx: DecideContext, route: RouteDef): Promise<'owned' | 'missing' | Denial> {
-  const ref = await ctx.oracle.lookup('volume', name, ctx.signal);
+  const ref = await lookupRef(ctx, 'volume', name);
   if (!ref) return 'missing';
   if (!ref.owned) return notFound('volume', name, route);
   void field;

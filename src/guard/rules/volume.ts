@@ -1,6 +1,6 @@
 /** Volume routes: create (local driver, safe options, owner label, no name of another owner), by-name routes. */
 import { asObject, asString, serializeGoBuffer } from '../go-json.js';
-import { applyOwnerLabel, denied, requireOwned } from '../ownership.js';
+import { applyOwnerLabel, denied, lookupRef, requireOwned } from '../ownership.js';
 import { isDenial } from '../match.js';
 import { readBody, setParam } from './container.js';
 import { checkLocalDriverOpts } from './mounts.js';
@@ -17,7 +17,7 @@ export async function volumeCreate(req: RuleRequest): Promise<HandlerResult> {
   if (d) return d;
   const name = asString(body.Name);
   if (name !== '') {
-    const existing = await ctx.oracle.lookup('volume', name, ctx.signal);
+    const existing = await lookupRef(ctx, 'volume', name);
     if (existing && !existing.owned) return denied('name-conflict', 'Name', name, route, 409);
   }
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
