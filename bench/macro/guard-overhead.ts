@@ -186,19 +186,47 @@ function startHaproxy(): { p: ChildProcess; socket: string } | undefined {
     '',
   ].join('\n');
   writeFileSync(join(dir, 'haproxy.cfg'), cfg);
-  const [cmd, args] = pinCmd(1, [bin, '-W', '-db', '-f', join(dir, 'haproxy.cfg')]);
+  const [cmd, args] = pinCmd(1, [bin, '-db', '-f', join(dir, 'haproxy.cfg')]);
   const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return { p, socket };
 }
+/**
+ * A byte relay: node, one upstream connection per client connection, every byte passed on, nothing parsed or checked.
+ * The floor of any user-space hop in node on this machine: what the guard costs beyond it is its own work.
+ */
+const RELAY = `
+import net from 'node:net';
+const [listen, upstream] = process.argv.slice(2);
+net.createServer({ allowHalfOpen: true }, (c) => {
+  const u = net.connect({ path: upstream, allowHalfOpen: true });
+  c.pipe(u);
+  u.pipe(c);
+  const kill = () => { c.destroy(); u.destroy(); };
+  c.on('error', kill);
+  u.on('error', kill);
+}).listen(listen, () => console.log('listening'));
+`;
+function startRelay(): Promise<{ p: ChildProcess; socket: string }> {
+  const file = join(dir, 'relay.mjs');
+  writeFileSync(file, RELAY);
+  const socket = join(dir, 'relay.sock');
+  const [cmd, args] = pinCmd(1, [process.execPath, file, socket, raw]);
+  return new Promise((res, rej) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.stdout!.once('data', () => res({ p, socket }));
+    p.once('exit', (c) => rej(new Error(`relay exited ${c}`)));
+  });
+}
+const relay = await startRelay();
 const hap = startHaproxy();
 if (hap) await new Promise((r) => setTimeout(r, 500));
-const hosts: Record<string, string> = { raw: UPSTREAM, guard: `unix://${guard.socket}`, ...(hap ? { haproxy: `unix://${hap.socket}` } : {}) };
-const sockets: Record<string, string> = { raw, guard: guard.socket, ...(hap ? { haproxy: hap.socket } : {}) };
+const hosts: Record<string, string> = { raw: UPSTREAM, guard: `unix://${guard.socket}`, ...(hap ? { haproxy: `unix://${hap.socket}` } : {}), relay: `unix://${relay.socket}` };
+const sockets: Record<string, string> = { raw, guard: guard.socket, ...(hap ? { haproxy: hap.socket } : {}), relay: relay.socket };
 const KINDS = Object.keys(sockets);
 const result: Record<string, unknown> = {};
 try {
   // 1. small calls: latency (one connection, sequential) and req/s (8 connections), interleaved raw/guard/haproxy
-  const pids: Record<string, number | undefined> = { raw: undefined, guard: guard.p.pid, haproxy: hap?.p.pid };
+  const pids: Record<string, number | undefined> = { raw: undefined, guard: guard.p.pid, haproxy: hap?.p.pid, relay: relay.p.pid };
   for (const path of ['/_ping', '/v1.41/containers/json']) {
     const lat: Record<string, { p50: number[]; p99: number[] }> = {};
     const rps: Record<string, number[]> = {};
@@ -214,7 +242,7 @@ try {
         const l = latency(sockets[k]!, path);
         lat[k]!.p50.push(l.p50);
         lat[k]!.p99.push(l.p99);
-        const t = throughput(sockets[k]!, path, 3, k === 'guard' ? pids.guard : undefined);
+        const t = throughput(sockets[k]!, path, 3, pids[k]);
         rps[k]!.push(t.rps);
         if (t.cpuUsPerReq !== undefined) cpu[k]!.push(t.cpuUsPerReq);
         errors += t.errors + l.errors;
@@ -321,9 +349,11 @@ try {
   result.manyGuards = { guards: GUARDS, errors, rssMiB: { median: median(rss), max: Math.max(...rss), all: rss } };
   console.error(`bench: many guards: ${JSON.stringify(result.manyGuards)}`);
   result.haproxy = hap ? 'measured alongside (haproxy keys above): a URL filter, no body checks, no ownership' : 'haproxy not installed';
+  result.relay = 'measured alongside (relay keys above): a node byte relay that parses and checks nothing, the floor of a user-space hop';
 } finally {
   await stopGuard(guard);
   hap?.p.kill('SIGTERM');
+  relay.p.kill('SIGTERM');
 }
 
 let commit = 'unknown';
@@ -334,7 +364,7 @@ try {
 }
 const doc = {
   bench: 'guard-overhead',
-  pinned: PIN ? 'guard and haproxy on CPU 1, load generator on CPU 0, dockerd unpinned' : 'no',
+  pinned: PIN ? 'guard, haproxy and relay on CPU 1, load generator on CPU 0, dockerd unpinned' : 'no',
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cpus: cpus().length,
