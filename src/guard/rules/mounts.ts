@@ -197,19 +197,18 @@ export async function checkMounts(hc: GoObject, ctx: DecideContext, route: Route
       const d = await checkLocalDriverOpts(asObject(dc?.Options), `${field}.VolumeOptions.DriverConfig.Options`, ctx, route, notes);
       if (d) return d;
       const src = asString(m.Source);
-      if (src !== '') {
-        const st = await checkNamedVolume(src, field, ctx, route);
-        if (isDenial(st)) return st;
-        if (st === 'missing') {
-          const opts = vo ?? newObject();
-          const labels = asObject(opts.Labels) ?? newObject();
-          for (const k of Object.keys(labels)) {
-            if (k.toLowerCase().startsWith('io.nestling.')) return denied('reserved-label', `${field}.VolumeOptions.Labels.${k}`, labels[k], route);
-          }
-          labels[Labels.owner] = ctx.owner;
-          opts.Labels = labels;
-          m.VolumeOptions = opts;
-        }
+      // the labels of a volume the daemon creates for this mount (a missing named one, or an anonymous one)
+      for (const k of Object.keys(asObject(vo?.Labels) ?? {})) {
+        if (k.toLowerCase().startsWith('io.nestling.')) return denied('reserved-label', `${field}.VolumeOptions.Labels.${k}`, asObject(vo?.Labels)?.[k], route);
+      }
+      const st = src === '' ? 'missing' : await checkNamedVolume(src, field, ctx, route);
+      if (isDenial(st)) return st;
+      if (st === 'missing') {
+        const opts = vo ?? newObject();
+        const labels = asObject(opts.Labels) ?? newObject();
+        labels[Labels.owner] = ctx.owner;
+        opts.Labels = labels;
+        m.VolumeOptions = opts;
       }
     } else if (type === 'tmpfs' || type === 'image') {
       // no host resource

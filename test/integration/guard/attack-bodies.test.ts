@@ -136,6 +136,25 @@ describe('guard attacks: hostile bodies and targets', () => {
     refused(await create(g.socketPath!, { Image: IMAGE, HostConfig: { Mounts: [anon] } }), 403, 'bind-outside-allowlist');
   });
 
+  it('an anonymous volume Mount carrying the owner label: the daemon labels the volume; the guard refuses, and labels its own', async () => {
+    const mount = { Type: 'volume', Target: '/x', VolumeOptions: { Labels: { [OWNER]: `${prefix}-B` } } };
+    const volumeOf = async (r: Res) => {
+      const i = await send(d.socketPath, 'GET', `/containers/${(JSON.parse(r.text) as { Id: string }).Id}/json`);
+      const name = (JSON.parse(i.text) as { Mounts: { Name: string }[] }).Mounts[0]!.Name;
+      cleanup.add('volume', name);
+      return JSON.parse((await send(d.socketPath, 'GET', `/volumes/${name}`)).text) as { Labels: Record<string, string> | null };
+    };
+    const direct = await create(d.socketPath, { Image: IMAGE, HostConfig: { Mounts: [mount] } });
+    assert.equal(direct.status, 201, direct.text);
+    assert.equal((await volumeOf(direct)).Labels?.[OWNER], `${prefix}-B`, 'the daemon created a volume labelled as another owner\'s');
+    refused(await create(g.socketPath!, { Image: IMAGE, HostConfig: { Mounts: [mount] } }), 403, 'reserved-label');
+    const plain = await create(g.socketPath!, { Image: IMAGE, HostConfig: { Mounts: [{ Type: 'volume', Target: '/x', VolumeOptions: { Labels: { app: '1' } } }] } });
+    assert.equal(plain.status, 201, plain.text);
+    const v = await volumeOf(plain);
+    assert.equal(v.Labels?.[OWNER], `${prefix}-A`, 'an anonymous volume of a Mount is the job\'s');
+    assert.equal(v.Labels?.app, '1');
+  });
+
   it('volume create with bind driver options: the daemon accepts; the guard refuses', async () => {
     const direct = await send(d.socketPath, 'POST', '/volumes/create', JSON.stringify({ Name: `${prefix}-dvc`, DriverOpts: { type: 'none', o: 'bind', device: '/' } }));
     assert.equal(direct.status, 201, direct.text);
