@@ -294,7 +294,18 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   }
   const limits: GuardLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const log = opts.log ?? silentLogger;
-  const now = opts.now ?? (() => new Date());
+  // one ISO timestamp per millisecond, not one Date per request
+  let tsMs = -1;
+  let tsIso = '';
+  const timestamp = (): string => {
+    if (opts.now) return opts.now().toISOString();
+    const ms = Date.now();
+    if (ms !== tsMs) {
+      tsMs = ms;
+      tsIso = new Date(ms).toISOString();
+    }
+    return tsIso;
+  };
   const upstream: EngineEndpoint = parseHostUrl(opts.upstream, '--upstream');
   if (upstream.kind === 'tcp' && opts.upstreamTls) upstream.tls = opts.upstreamTls;
   const engine = new Engine(upstream, { signal: opts.signal });
@@ -350,7 +361,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     const q = head.target.indexOf('?');
     const path = splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path;
     emit({
-      ts: now().toISOString(),
+      ts: timestamp(),
       level: decision === 'forward' ? 'info' : decision === 'error' && status >= 500 ? 'error' : 'warn',
       req: n,
       method: head.method,
