@@ -230,12 +230,14 @@ export async function checkMounts(hc: GoObject, ctx: DecideContext, route: Route
     vf[i] = hasMode ? `${ref.id}:${raw.slice(colon + 1)}` : ref.id;
   }
   const links = asArray(hc.Links);
-  for (const v of links) {
+  for (const [i, v] of links.entries()) {
     const raw = asString(v);
     const colon = raw.indexOf(':');
     const name = (colon >= 0 ? raw.slice(0, colon) : raw).replace(/^\//, '');
     const ref = await requireOwned(ctx, 'container', name, route);
     if (isDenial(ref)) return ref;
+    // the checked container by id (a name can be re-bound before the daemon reads it); the alias stays
+    links[i] = `${ref.id}:${colon >= 0 ? raw.slice(colon + 1) : name}`;
   }
   return undefined;
 }

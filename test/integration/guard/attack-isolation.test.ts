@@ -170,6 +170,24 @@ describe('guard attacks: across owners', () => {
     }
   });
 
+  it('legacy links: to another owner\'s container (by /name, or by id prefix) 404; to an own one works, by the checked id', async () => {
+    for (const link of [`/${prefix}-cb:db`, `${cB.slice(0, 12)}`]) {
+      const g = await send(ga.socketPath!, 'POST', '/containers/create', JSON.stringify({ Image: IMAGE, Cmd: ['true'], HostConfig: { Links: [link] } }));
+      assert.equal(g.status, 404, g.text);
+      assert.match(g.text, /No such container/);
+    }
+    assert.equal((await send(ga.socketPath!, 'POST', `/containers/${cA}/start`)).status, 204);
+    const c = await send(ga.socketPath!, 'POST', `/containers/create?name=${prefix}-linker`, JSON.stringify({ Image: IMAGE, Cmd: ['cat', '/etc/hosts'], HostConfig: { Links: [`${prefix}-ca:db`] } }));
+    assert.equal(c.status, 201, c.text);
+    const id = cleanup.add('container', (JSON.parse(c.text) as { Id: string }).Id);
+    assert.equal((await send(ga.socketPath!, 'POST', `/containers/${id}/start`)).status, 204);
+    assert.equal((await send(ga.socketPath!, 'POST', `/containers/${id}/wait`)).status, 200);
+    const logs = await send(ga.socketPath!, 'GET', `/containers/${id}/logs?stdout=1`);
+    assert.match(logs.text, /\sdb(\s|$)/m, logs.text);
+    const insp = JSON.parse((await send(d.socketPath, 'GET', `/containers/${id}/json`)).text) as { HostConfig: { Links: string[] } };
+    assert.deepEqual(insp.HostConfig.Links, [`/${prefix}-ca:/${prefix}-linker/db`]);
+  });
+
   it('an endpoint on another owner\'s network by id prefix; connecting another owner\'s container to an own network: 404', async () => {
     const body = JSON.stringify({ Image: IMAGE, Cmd: ['true'], NetworkingConfig: { EndpointsConfig: { [netBId.slice(0, 12)]: {} } } });
     const g = await send(ga.socketPath!, 'POST', '/containers/create', body);
