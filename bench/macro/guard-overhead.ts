@@ -376,4 +376,7 @@ const doc = {
 };
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench/results/guard-overhead.json'), `${JSON.stringify(doc, null, 2)}\n`);
+// every run is kept: the docs show the spread between runs on a shared machine, not one lucky run
+mkdirSync(join(ROOT, 'bench/results/history'), { recursive: true });
+writeFileSync(join(ROOT, 'bench/results/history', `guard-overhead-${doc.at.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(doc, null, 2)}\n`);
 console.log(JSON.stringify(doc, null, 2));
