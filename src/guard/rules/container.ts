@@ -227,6 +227,13 @@ export async function containerList(req: RuleRequest): Promise<HandlerResult> {
 export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResult> {
   const ref = await requireOwned(req.ctx, 'container', req.params.name ?? '', req.route);
   if (isDenial(ref)) return ref;
+  if (req.route.id === 'container-start') {
+    // start restores a CRIU checkpoint (experimental daemons), from any host directory with checkpoint-dir
+    for (const k of ['checkpoint', 'checkpoint-dir']) {
+      const v = req.query.getAll(k).find((x) => x !== '');
+      if (v !== undefined) return denied('no-checkpoint', k, v, req.route);
+    }
+  }
   setParam(req, 'name', ref.id);
   return undefined;
 }

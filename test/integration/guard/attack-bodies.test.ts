@@ -258,6 +258,18 @@ describe('guard attacks: hostile bodies and targets', () => {
     refused(await send(g.socketPath!, 'POST', `/containers/${own}/exec`, '{"Cmd":["true"],"privileged":false,"PRIVILEGED":true}'), 403, 'exec-privileged');
   });
 
+  it('start from a checkpoint in a host directory: this daemon refuses (not experimental); the guard refuses on any daemon', async () => {
+    const c = await create(g.socketPath!, { Image: IMAGE, Cmd: ['true'] });
+    assert.equal(c.status, 201, c.text);
+    const id = (JSON.parse(c.text) as { Id: string }).Id;
+    const target = `/containers/${id}/start?checkpoint=cp1&checkpoint-dir=${q(secretDir)}`;
+    const direct = await send(d.socketPath, 'POST', target);
+    assert.equal(direct.status, 400, direct.text);
+    assert.match(direct.text, /experimental/);
+    refused(await send(g.socketPath!, 'POST', target), 403, 'no-checkpoint');
+    refused(await send(g.socketPath!, 'POST', `/containers/${id}/start?checkpoint=&checkpoint=cp1`), 403, 'no-checkpoint');
+  });
+
   it('filters given twice: the daemon reads the first; the guard forwards one filter with the owner label', async () => {
     const foreign = await create(d.socketPath, { Image: IMAGE, Cmd: ['true'], Labels: { [`${prefix}-mark`]: '1' } });
     assert.equal(foreign.status, 201);
