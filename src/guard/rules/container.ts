@@ -99,7 +99,7 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   if (req.query.getAll('name').length > 1) return denied('bad-query', 'name', req.query.getAll('name').join(','), route, 400);
   if (name !== '') {
     const existing = await lookupRef(ctx, 'container', name);
-    if (existing && !existing.owned) return denied('name-conflict', 'name', name, route, 409);
+    if (existing && !existing.owned && !resolvedByPrefix(existing.id, name)) return denied('name-conflict', 'name', name, route, 409);
   }
   const perJob = ctx.policy.quotas.containersPerJob;
   if (perJob !== undefined) {
@@ -183,6 +183,17 @@ export function setParam(req: RuleRequest, name: string, value: string): void {
   req.path = path;
 }
 
+/**
+ * The daemon resolves a container reference by full id, then by exact name, then by id prefix. A lookup of a new
+ * name that found a container whose id starts with that name found it by prefix (a container named like its own id
+ * prefix aside): no container has that name, so it is free, and refusing it would tell the job that another owner's
+ * container has such an id.
+ */
+function resolvedByPrefix(id: string, name: string): boolean {
+  const n = name.replace(/^\//, '');
+  return n !== '' && id.startsWith(n);
+}
+
 /** Rename: owned container; the new name may not be another owner's (the daemon's 409 would name its id). */
 export async function containerRename(req: RuleRequest): Promise<HandlerResult> {
   const r = await ownedContainerRoute(req);
@@ -192,7 +203,7 @@ export async function containerRename(req: RuleRequest): Promise<HandlerResult> 
   const name = (all[0] ?? '').replace(/^\//, '');
   if (name !== '') {
     const existing = await lookupRef(req.ctx, 'container', name);
-    if (existing && !existing.owned) return denied('name-conflict', 'name', name, req.route, 409);
+    if (existing && !existing.owned && !resolvedByPrefix(existing.id, name)) return denied('name-conflict', 'name', name, req.route, 409);
   }
   return undefined;
 }

@@ -153,6 +153,23 @@ describe('guard attacks: across owners', () => {
     assert.deepEqual((JSON.parse(own2.text) as { Id: string }[]).map((c) => c.Id), [cA]);
   });
 
+  it('a name that is another owner\'s container id prefix: free on the daemon, and through the guard (no existence oracle)', async () => {
+    const name = cB.slice(0, 16);
+    const direct = await send(d.socketPath, 'POST', `/containers/create?name=${name}`, JSON.stringify({ Image: IMAGE, Cmd: ['true'] }));
+    assert.equal(direct.status, 201, direct.text);
+    await send(d.socketPath, 'DELETE', `/containers/${(JSON.parse(direct.text) as { Id: string }).Id}`);
+    const r = await send(ga.socketPath!, 'POST', `/containers/create?name=${name}`, JSON.stringify({ Image: IMAGE, Cmd: ['true'] }));
+    assert.equal(r.status, 201, r.text);
+    const id = cleanup.add('container', (JSON.parse(r.text) as { Id: string }).Id);
+    // the name now means A's container; a rename of another of A's containers onto B's prefix is free too
+    const rn = await send(ga.socketPath!, 'POST', `/containers/${id}/rename?name=${cB.slice(0, 14)}`);
+    assert.equal(rn.status, 204, rn.text);
+    // while B's real name still conflicts
+    const taken = await send(ga.socketPath!, 'POST', `/containers/create?name=${prefix}-cb`, JSON.stringify({ Image: IMAGE }));
+    assert.equal(taken.status, 409, taken.text);
+    assert.match(taken.text, /denied by rule name-conflict/);
+  });
+
   it('namespace and cgroup joins of another owner\'s container by id prefix or /name: 404', async () => {
     for (const [field, value] of [
       ['NetworkMode', `container:${cB.slice(0, 12)}`],
