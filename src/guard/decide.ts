@@ -13,7 +13,7 @@ import { canonicalizeTarget, isDenial, matchRoute, serializeTarget, type Denial 
 import { denied, requireOwned } from './ownership.js';
 import { containerCreate, containerList, containerRename, containerUpdate, ownedContainerRoute, setParam } from './rules/container.js';
 import { execCreate, ownedExecRoute } from './rules/exec.js';
-import { build, imageCommit, imageCreate, imageDelete, imagePush, imageTag } from './rules/image.js';
+import { build, imageCommit, imageCreate, imageDelete, imageLoad, imagePush, imageTag } from './rules/image.js';
 import { networkConnect, networkCreate, ownedNetworkRoute } from './rules/network.js';
 import type { HandlerResult, RouteHandler, RuleRequest } from './rules/request.js';
 import { events, ownerFiltered } from './rules/system.js';
@@ -101,7 +101,7 @@ export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   'image-history': allow,
   'image-inspect': allow,
   'image-attestations': allow,
-  'image-load': refuse('image-load'),
+  'image-load': imageLoad,
   'image-create': imageCreate,
   'image-push': imagePush,
   'image-tag': imageTag,
@@ -221,6 +221,7 @@ const decideUncached: Decide = async (view, ctx) => {
       ...(r?.body ? { body: r.body } : dropBody ? { body: Buffer.alloc(0) } : {}),
     },
     ...(r?.responseFilter ? { responseFilter: r.responseFilter } : {}),
+    ...(r?.uploadCheck ? { uploadCheck: r.uploadCheck } : {}),
     ...(route.kind === 'hijack' || route.kind === 'h2c' ? { tunnel: route.kind } : {}),
     ...(req.notes.length ? { notes: req.notes } : {}),
   };

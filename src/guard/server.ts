@@ -37,6 +37,8 @@ import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
 import { openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
+import { pumpImageLoad } from './image-load.js';
+import { checkLoadedTags } from './rules/image.js';
 import { filterEventLine, filterJsonResponse } from './response-filter.js';
 import type { Decide, DecideContext, Decision, EffectivePolicy, PathMapping, RequestView, RouteDef } from './types.js';
 
@@ -517,8 +519,23 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     }
 
     // Plain, stream and upload routes: the guard's own client on this connection's upstream connection (forward.ts).
-    const bodyLength =
-      upload ? (head.framing.type === 'length' ? head.framing.length : head.framing.type === 'chunked' ? 'chunked' : head.method === 'GET' ? undefined : 0) : outBody !== undefined ? outBody.length : head.method === 'POST' || head.method === 'PUT' ? 0 : undefined;
+    // an image archive is read as it streams (its tags checked before the engine gets its end): our own chunked framing
+    const loadCheck = upload && decision.uploadCheck === 'image-load' && head.framing.type !== 'none';
+    const bodyLength = loadCheck
+      ? 'chunked'
+      : upload
+        ? head.framing.type === 'length'
+          ? head.framing.length
+          : head.framing.type === 'chunked'
+            ? 'chunked'
+            : head.method === 'GET'
+              ? undefined
+              : 0
+        : outBody !== undefined
+          ? outBody.length
+          : head.method === 'POST' || head.method === 'PUT'
+            ? 0
+            : undefined;
     const request = buildRequest(head, target, bodyLength, [], upload ? undefined : outBody);
     if (upload && head.expectContinue && head.framing.type !== 'none') sock.write('HTTP/1.1 100 Continue\r\n\r\n');
     const filter = decision.responseFilter;
@@ -547,7 +564,11 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       try {
         conn.sock.write(request);
         if (upload) {
-          pumpBody(r, head.framing, conn.sock, limits.bodyIdleTimeoutMs).then(
+          const routeDef = route;
+          (loadCheck
+            ? pumpImageLoad(r, head.framing, conn.sock, limits.bodyIdleTimeoutMs, (tags) => checkLoadedTags(tags, ctx, routeDef))
+            : pumpBody(r, head.framing, conn.sock, limits.bodyIdleTimeoutMs)
+          ).then(
             () => (pumpDone = true),
             (e: unknown) => {
               pumpError = e;
@@ -592,7 +613,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           const status = err instanceof HttpParseError ? err.status : pumpError !== undefined ? 400 : 502;
           const msg = `nestling guard: ${(err as Error).message}`;
           sock.end(errorResponse(status, msg, true));
-          record(n, started, head, 'error', status, { ...base, message: msg });
+          const denyRule = status === 403 ? /^nestling guard: denied by rule ([\w-]+):/.exec(msg)?.[1] : undefined;
+          record(n, started, head, denyRule ? 'deny' : 'error', status, { ...base, message: msg, ...(denyRule ? { rule: denyRule } : {}) });
         } else sock.destroy();
         return false;
       }

@@ -153,6 +153,9 @@ export type Decision =
       };
       /** how the server must post-process the response body (list filtering the query cannot do) */
       responseFilter?: ResponseFilter | undefined;
+      /** an upload the server reads while it streams it (image-load: the archive's tags are checked before the
+       *  engine gets the end of it; see image-load.ts) */
+      uploadCheck?: 'image-load' | undefined;
       /** the tunnel kind, for hijack/h2c routes */
       tunnel?: 'hijack' | 'h2c' | undefined;
       /** logging: notes about rewrites (e.g. "bind /work -> /srv/jobs/1/work") */

@@ -38,7 +38,7 @@ export const RULES = {
   'network-option': 'bridge driver options other than mtu, icc, masquerade and interface prefix',
   'build-host-network': 'builds with networkmode=host (BuildKit entitlement network.host)',
   'image-not-owned': 'tag over, push, or delete of an image reference this owner did not create',
-  'image-load': 'image load (a tar can carry any tags)',
+  'image-load': 'image load of an archive the guard cannot read (a manifest that is a link, bzip2/xz/zstd, a malformed tar)',
   'daemon-fetch': 'import from a URL and remote build contexts: the daemon would fetch from the host network',
   'not-found': 'an object this owner does not own (answered as the daemon answers for a missing object)',
   'no-plugin': 'plugin endpoints',

@@ -9,7 +9,8 @@ import { Labels } from '../../util/labels.js';
 import { GoJsonError, decodeTyped, parseJson, serializeGo, type GoObject } from '../go-json.js';
 import { applyOwnerLabel, denied, notFound } from '../ownership.js';
 import { isDenial, type Denial } from '../match.js';
-import type { RouteDef } from '../types.js';
+import type { DecideContext, RouteDef } from '../types.js';
+import { findNestlingError } from '../../util/errors.js';
 import { containerCommit } from './container.js';
 import { checkSecurityOpts } from './privilege.js';
 import type { HandlerResult, RuleRequest } from './request.js';
@@ -127,6 +128,32 @@ export async function imageCreate(req: RuleRequest): Promise<HandlerResult> {
   const w = await checkRefWritable(req, repoTagRef(repo, tag), 'repo');
   if (w) return w;
   req.query.append('changes', `LABEL ${Labels.owner}=${JSON.stringify(req.ctx.owner)}`);
+  return undefined;
+}
+
+/**
+ * POST /images/load: forwarded as a stream the server reads (image-load.ts): the tags the archive names are checked
+ * like `docker tag` (checkLoadedTags) before the engine gets the end of the archive.
+ */
+export function imageLoad(req: RuleRequest): HandlerResult {
+  const d = singleValued(req, ['quiet']);
+  if (d) return d;
+  return { uploadCheck: 'image-load' };
+}
+
+/** The refusal message for the first tag of a loaded archive that would move a reference this owner did not create. */
+export async function checkLoadedTags(tags: readonly string[], ctx: DecideContext, route: RouteDef): Promise<string | undefined> {
+  const req = { route, ctx } as RuleRequest;
+  for (const t of tags) {
+    let w: Denial | undefined;
+    try {
+      w = await checkRefWritable(req, t, 'RepoTags');
+    } catch (e) {
+      if (findNestlingError(e)?.category === 'engine') throw e;
+      return `denied by rule image-load: RepoTags=${t} (not a valid reference)`;
+    }
+    if (w) return w.message.replace(/^nestling guard: /, '');
+  }
   return undefined;
 }
 

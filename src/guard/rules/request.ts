@@ -18,7 +18,14 @@ export interface RuleRequest {
 }
 
 /** A handler either denies, or forwards with an optional canonical body. */
-export type HandlerResult = Denial | { body?: Buffer | undefined; responseFilter?: Extract<Decision, { action: 'forward' }>['responseFilter'] } | undefined;
+export type HandlerResult =
+  | Denial
+  | {
+      body?: Buffer | undefined;
+      responseFilter?: Extract<Decision, { action: 'forward' }>['responseFilter'];
+      uploadCheck?: Extract<Decision, { action: 'forward' }>['uploadCheck'];
+    }
+  | undefined;
 
 export type RouteHandler = (req: RuleRequest) => Promise<HandlerResult> | HandlerResult;
 

@@ -166,12 +166,12 @@ describe('guard rules, two-sided against the real daemon', () => {
     { rule: 'image-not-owned', title: 'tag over a reference this owner did not create', method: 'POST', path: () => `/images/${IMAGE}/tag?repo=${prefix}-img&tag=1` },
     {
       rule: 'image-load',
-      title: 'image load',
+      title: 'image load of an archive whose manifest.json is a link (the daemon follows it; the guard cannot check what it names)',
       method: 'POST',
       path: '/images/load?quiet=1',
       headers: { 'Content-Type': 'application/x-tar' },
       rawBody: async () => {
-        const r = await new Promise<Buffer>((resolve, reject) => {
+        const saved = await new Promise<Buffer>((resolve, reject) => {
           http
             .get({ socketPath: d.socketPath, path: `/v1.41/images/${IMAGE}/get`, headers: { Host: 'docker' } }, (res) => {
               const chunks: Buffer[] = [];
@@ -180,7 +180,26 @@ describe('guard rules, two-sided against the real daemon', () => {
             })
             .on('error', reject);
         });
-        return r;
+        // the saved entries again, the manifest renamed (a new tag) and manifest.json a symlink to it
+        const entries: { name: string; type?: 'file' | 'dir'; data?: Buffer }[] = [];
+        for (let i = 0; i + 512 <= saved.length; ) {
+          const h = saved.subarray(i, i + 512);
+          if (h.every((x) => x === 0)) break;
+          const name = h.toString('utf8', 0, 100).replace(/\0.*$/s, '');
+          const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+          const type = String.fromCharCode(h[156]!);
+          entries.push({ name, type: type === '5' ? 'dir' : 'file', data: saved.subarray(i + 512, i + 512 + size) });
+          i += 512 + Math.ceil(size / 512) * 512;
+        }
+        const m = entries.find((e) => e.name === 'manifest.json')!;
+        const manifest = JSON.parse(m.data!.toString()) as { RepoTags: string[] }[];
+        manifest[0]!.RepoTags = [`${prefix}-lnk:1`];
+        cleanup.add('image', `${prefix}-lnk:1`);
+        return makeTar([
+          ...entries.filter((e) => e.name !== 'manifest.json' && e.name !== 'repositories'),
+          { name: 'real-manifest.json', data: Buffer.from(JSON.stringify(manifest)) },
+          { name: 'manifest.json', type: 'symlink', linkname: 'real-manifest.json' },
+        ]);
       },
     },
     {
