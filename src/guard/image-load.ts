@@ -45,7 +45,15 @@ export class TarScanner {
   ended = false;
   readonly tagFiles: { name: string; data: Buffer }[] = [];
 
-  /** Feeds bytes; returns how many of them may be forwarded now (the rest is held). */
+  /** where the header being read started (its bytes are not released until it is complete and known) */
+  #headerStart: number | undefined;
+
+  /** Offset (in all bytes fed) below which bytes may go to the engine now. */
+  releasable(): number {
+    return Math.min(this.holdFrom ?? Infinity, this.#headerStart ?? Infinity, this.fed);
+  }
+
+  /** Feeds bytes; returns how many of them may be forwarded now (see releasable for bytes fed before). */
   push(b: Buffer): number {
     const start = this.fed;
     let i = 0;
@@ -71,18 +79,19 @@ export class TarScanner {
         continue;
       }
       const need = 512 - this.#header.length;
+      if (this.#header.length === 0) this.#headerStart = start + i;
       const n = Math.min(need, b.length - i);
       this.#header = this.#header.length ? Buffer.concat([this.#header, b.subarray(i, i + n)]) : Buffer.from(b.subarray(i, i + n));
       i += n;
       if (this.#header.length === 512) {
-        const headerStart = start + i - 512;
+        const headerStart = this.#headerStart!;
+        this.#headerStart = undefined;
         this.#onHeader(this.#header, headerStart);
         this.#header = Buffer.alloc(0);
       }
     }
     this.fed += b.length;
-    if (this.holdFrom === undefined) return b.length;
-    return Math.max(0, Math.min(b.length, this.holdFrom - start));
+    return Math.max(0, Math.min(b.length, this.releasable() - start));
   }
 
   #onHeader(h: Buffer, offset: number): void {
@@ -283,8 +292,10 @@ export async function pumpImageLoad(
   check: (tags: string[]) => Promise<string | undefined>,
 ): Promise<void> {
   const scanner = new TarScanner();
-  const held: Buffer[] = [];
-  let heldBytes = 0;
+  // bytes fed but not yet released, in order; `sent` counts the bytes released so far
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let sent = 0;
   const send = async (b: Buffer) => {
     if (b.length === 0 || out.destroyed) return;
     out.cork();
@@ -294,15 +305,27 @@ export async function pumpImageLoad(
     out.uncork();
     if (out.writableLength > 1024 * 1024) await drained(out);
   };
-  const feed = async (t: Buffer) => {
-    const ok = scanner.push(t);
-    if (ok > 0) await send(ok === t.length ? t : t.subarray(0, ok));
-    if (ok < t.length) {
-      const rest = Buffer.from(t.subarray(ok));
-      held.push(rest);
-      heldBytes += rest.length;
-      if (heldBytes > MAX_HELD) throw denyLoad('image-load', 'archive', `more than ${MAX_HELD} bytes after its manifest`);
+  /** Releases pending bytes up to the absolute offset `limit`. */
+  const release = async (limit: number) => {
+    while (pending.length && sent < limit) {
+      const head = pending[0]!;
+      const n = Math.min(head.length, limit - sent);
+      if (n === head.length) pending.shift();
+      else pending[0] = head.subarray(n);
+      pendingBytes -= n;
+      sent += n;
+      await send(n === head.length ? head : head.subarray(0, n));
     }
+  };
+  const feed = async (t: Buffer) => {
+    scanner.push(t);
+    pending.push(t);
+    pendingBytes += t.length;
+    await release(scanner.releasable());
+    // what waits is copied: a small held view must not pin a whole receive buffer
+    const last = pending.at(-1);
+    if (last && last.buffer === t.buffer) pending[pending.length - 1] = Buffer.from(last);
+    if (pendingBytes > MAX_HELD) throw denyLoad('image-load', 'archive', `more than ${MAX_HELD} bytes after its manifest`);
   };
   let gunzip: Gunzip | undefined;
   // one persistent listener: whatever the inflater emits, whenever, lands here (nothing lost between writes)
@@ -343,6 +366,6 @@ export async function pumpImageLoad(
   const tags = tagsOf(scanner.tagFiles);
   const refusal = await check(tags);
   if (refusal !== undefined) throw new HttpParseError(403, refusal);
-  for (const h of held) await send(h);
+  await release(Infinity);
   if (!out.destroyed) out.write('0\r\n\r\n', 'latin1');
 }
