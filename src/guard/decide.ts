@@ -50,6 +50,8 @@ const validJson: RouteHandler = (req) => {
   return undefined;
 };
 const systemDf: RouteHandler = pure(() => ({ responseFilter: 'system-df' }));
+/** Images are shared for reading, but the list hides those carrying another owner's label (response-filter.ts). */
+const imagesList: RouteHandler = pure(() => ({ responseFilter: 'images-list' }));
 pure(ownerFiltered);
 pure(events);
 const ownedContainerJson: RouteHandler = async (req) => (await ownedContainerRoute(req)) ?? validJson(req);
@@ -94,7 +96,7 @@ export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   'checkpoint-create': refuse('no-checkpoint'),
   'checkpoint-delete': refuse('no-checkpoint'),
   // image
-  'image-list': allow,
+  'image-list': imagesList,
   'image-search': allow,
   'image-get-all': allow,
   'image-get': allow,

@@ -170,6 +170,22 @@ describe('guard attacks: across owners', () => {
     assert.match(taken.text, /denied by rule name-conflict/);
   });
 
+  it('the image list hides another owner\'s images (docs/guard.md), base images stay visible', async () => {
+    const commit = await send(gb.socketPath!, 'POST', `/commit?container=${cB}&repo=${q(`${prefix}-bimg`)}&tag=1`, '{}');
+    assert.equal(commit.status, 201, commit.text);
+    const bImage = (JSON.parse(commit.text) as { Id: string }).Id;
+    images.push(bImage);
+    const direct = JSON.parse((await send(d.socketPath, 'GET', '/images/json')).text) as { Id: string }[];
+    assert.ok(direct.some((i) => i.Id === bImage), 'the daemon lists it');
+    const viaB = JSON.parse((await send(gb.socketPath!, 'GET', '/images/json')).text) as { Id: string }[];
+    assert.ok(viaB.some((i) => i.Id === bImage), 'its owner lists it');
+    const viaA = await send(ga.socketPath!, 'GET', '/images/json?all=1');
+    assert.equal(viaA.status, 200, viaA.text);
+    const listA = JSON.parse(viaA.text) as { Id: string; RepoTags: string[] | null }[];
+    assert.ok(!listA.some((i) => i.Id === bImage), 'another owner does not');
+    assert.ok(listA.some((i) => (i.RepoTags ?? []).includes(IMAGE)), 'base images stay visible');
+  });
+
   it('namespace and cgroup joins of another owner\'s container by id prefix or /name: 404', async () => {
     for (const [field, value] of [
       ['NetworkMode', `container:${cB.slice(0, 12)}`],
