@@ -14,7 +14,7 @@
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
 import { Labels } from '../util/labels.js';
-import type { ContainerLimits, ObjectKind, OwnedRef, OwnershipOracle } from './types.js';
+import type { ContainerLimits, HostSource, ObjectKind, OwnedRef, OwnershipOracle } from './types.js';
 
 export interface EngineOracleOptions {
   owner: string;
@@ -120,6 +120,51 @@ export class EngineOracle implements OwnershipOracle {
     const ins = await this.#inspect('image', ref, signal);
     if (!ins) return undefined;
     return { id: ins.id, owned: ins.labels?.[Labels.owner] === this.#owner };
+  }
+
+  async hostSources(containerId: string, signal?: AbortSignal): Promise<HostSource[] | undefined> {
+    let j: { HostConfig?: { Binds?: string[] | null; Mounts?: { Type?: string; Source?: string }[] | null }; Mounts?: { Type?: string; Name?: string; Driver?: string }[] | null };
+    try {
+      j = await this.#engine.json({ method: 'GET', path: `/containers/${encodeURIComponent(containerId)}/json`, signal });
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+    const out: HostSource[] = [];
+    (j.HostConfig?.Binds ?? []).forEach((b, i) => {
+      // SOURCE:TARGET[:MODE]; a source without a leading / is a named volume (checked below with the mounts)
+      const src = b.split(':')[0] ?? '';
+      if (src.startsWith('/')) out.push({ field: `HostConfig.Binds[${i}]`, path: src });
+    });
+    (j.HostConfig?.Mounts ?? []).forEach((m, i) => {
+      if (m.Type === 'bind' && m.Source) out.push({ field: `HostConfig.Mounts[${i}].Source`, path: m.Source });
+    });
+    for (const m of j.Mounts ?? []) {
+      if (m.Type !== 'volume' || !m.Name || (m.Driver ?? 'local') !== 'local') continue;
+      let v: { Options?: Record<string, string> | null };
+      try {
+        v = await this.#engine.json({ method: 'GET', path: `/volumes/${encodeURIComponent(m.Name)}`, signal });
+      } catch (err) {
+        if (err instanceof EngineError && err.statusCode === 404) continue;
+        throw err;
+      }
+      const o = v.Options ?? {};
+      if (o.device && /(^|,)r?bind(,|$)/.test(o.o ?? '')) out.push({ field: `volume ${m.Name} device`, path: o.device });
+    }
+    return out;
+  }
+
+  async volumeBindDevice(name: string, signal?: AbortSignal): Promise<string | undefined> {
+    if (name === '' || name.includes('\0')) return undefined;
+    let v: { Driver?: string; Options?: Record<string, string> | null };
+    try {
+      v = await this.#engine.json({ method: 'GET', path: `/volumes/${encodeURIComponent(name)}`, signal });
+    } catch (err) {
+      if (err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 400)) return undefined;
+      throw err;
+    }
+    const o = v.Options ?? {};
+    return (v.Driver ?? 'local') === 'local' && o.device && /(^|,)r?bind(,|$)/.test(o.o ?? '') ? o.device : undefined;
   }
 
   async #inspect(kind: ObjectKind, idOrName: string, signal?: AbortSignal): Promise<Inspected | undefined> {

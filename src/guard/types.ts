@@ -77,6 +77,20 @@ export interface OwnershipOracle {
    * quotas (quotas.jobMemoryBytes, jobNanoCpus, jobPidsLimit); without it such a policy refuses container creates.
    */
   ownedLimits?(signal?: AbortSignal): Promise<ContainerLimits[]>;
+  /**
+   * Optional: the host paths a container will mount when it starts: bind sources (HostConfig.Binds, Mounts of type
+   * bind) and the devices of `local` volumes mounted with o=bind. Needed to check them again at start and restart
+   * (rule bind-swapped); without it, starting a container that binds host paths is refused.
+   */
+  hostSources?(containerId: string, signal?: AbortSignal): Promise<HostSource[] | undefined>;
+  /** Optional: the host directory a `local` volume mounts with o=bind (undefined: none, or no such volume). */
+  volumeBindDevice?(name: string, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+/** A host path a container mounts, and where the request named it (for the refusal message). */
+export interface HostSource {
+  field: string;
+  path: string;
 }
 
 /** One container's resource limits as the daemon reports them; 0 = no limit (CPU from CpuQuota/CpuPeriod too). */

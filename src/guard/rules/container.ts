@@ -8,7 +8,8 @@ import { applyOwnerLabel, denied, lookupRef, parseFilters, requireOwned } from '
 import { isDenial, type Denial } from '../match.js';
 import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
-import { checkMounts, labelAnonymousVolumes } from './mounts.js';
+import { checkHostSource, checkMounts, labelAnonymousVolumes } from './mounts.js';
+import { cleanHostPath } from '../path-rewrite.js';
 import { checkNamespaces } from './namespaces.js';
 import { checkHostPorts } from './ports.js';
 import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
@@ -115,7 +116,8 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   body.Labels = labels;
   const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
   if (u) return u;
-  const d = (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route));
+  const d =
+    (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route)) ?? (await checkRestartWithHostPaths(hc, req));
   if (d) return d;
   labelAnonymousVolumes(body, hc, ctx.owner, req.notes);
   return { body: serializeGoBuffer(body) };
@@ -134,6 +136,11 @@ export async function containerUpdate(req: RuleRequest): Promise<HandlerResult> 
     applyQuotas(body, ctx.policy, route, 'update', '') ??
     (await checkJobQuotas(body, ctx, route, ref.id));
   if (d) return d;
+  if (restarts(body)) {
+    if (!ctx.oracle.hostSources) return denied('restart-host-path', 'RestartPolicy.Name', 'cannot read the container\'s mounts', route);
+    const src = (await ctx.oracle.hostSources(ref.id, ctx.signal)) ?? [];
+    if (src.length) return denied('restart-host-path', 'RestartPolicy.Name', `${restartName(body)} (the container mounts ${src[0]!.path})`, route);
+  }
   setParam(req, 'name', ref.id);
   return { body: serializeGoBuffer(body) };
 }
@@ -245,7 +252,72 @@ export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResu
       if (v !== undefined) return denied('no-checkpoint', k, v, req.route);
     }
   }
+  if (req.route.id === 'container-start' || req.route.id === 'container-restart') {
+    const d = await checkHostSourcesAgain(req, ref.id);
+    if (d) return d;
+  }
   setParam(req, 'name', ref.id);
+  return undefined;
+}
+
+function restartName(o: GoObject): string {
+  return asString(asObject(o.RestartPolicy)?.Name);
+}
+function restarts(o: GoObject): boolean {
+  const n = restartName(o);
+  return n !== '' && n !== 'no';
+}
+
+/**
+ * A restart policy makes the daemon start the container again by itself, mounting its host paths again without
+ * asking the guard: a symlink swapped in meanwhile would be followed (see checkHostSourcesAgain). So a container
+ * that mounts host paths (bind sources, o=bind volumes) gets no restart policy.
+ */
+async function checkRestartWithHostPaths(hc: GoObject, req: RuleRequest): Promise<Denial | undefined> {
+  if (!restarts(hc)) return undefined;
+  const { route } = req;
+  const name = restartName(hc);
+  const binds = Array.isArray(hc.Binds) ? (hc.Binds as unknown[]) : [];
+  for (const b of binds) {
+    const src = typeof b === 'string' ? (b.split(':')[0] ?? '') : '';
+    if (src.startsWith('/')) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${src})`, route);
+    if (src !== '' && (await hostDeviceOf(src, req))) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the o=bind volume ${src})`, route);
+  }
+  const mounts = Array.isArray(hc.Mounts) ? (hc.Mounts as unknown[]) : [];
+  for (const m of mounts) {
+    const mo = asObject(m as never);
+    const type = asString(mo?.Type);
+    const src = asString(mo?.Source);
+    if (type === 'bind') return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${src})`, route);
+    if (type === 'volume' && src !== '' && (await hostDeviceOf(src, req))) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the o=bind volume ${src})`, route);
+  }
+  return undefined;
+}
+
+async function hostDeviceOf(volume: string, req: RuleRequest): Promise<boolean> {
+  if (!req.ctx.oracle.volumeBindDevice) return true;
+  return (await req.ctx.oracle.volumeBindDevice(volume, req.ctx.signal)) !== undefined;
+}
+
+/**
+ * The daemon mounts bind sources (and o=bind volume devices) when a container starts, not when it is created: a job
+ * that can write inside an allowed dir could replace a checked directory with a symlink in between (to `/`). At
+ * every start and restart the sources are checked again: each must still resolve to itself (no symlink anywhere in
+ * it) and lie inside an allowed dir. The guard's own socket stays allowed. (A swap racing this check and the mount
+ * remains possible: docs/policy.md, "Known limits".)
+ */
+async function checkHostSourcesAgain(req: RuleRequest, id: string): Promise<Denial | undefined> {
+  const { ctx, route } = req;
+  if (!ctx.oracle.hostSources) return denied('bind-swapped', 'HostConfig', 'cannot read the container\'s mounts', route);
+  const sources = await ctx.oracle.hostSources(id, ctx.signal);
+  if (!sources?.length) return undefined;
+  for (const s of sources) {
+    const clean = cleanHostPath(s.path);
+    const resolved = cleanHostPath(await ctx.resolveHostPath(clean));
+    if (resolved !== clean) return denied('bind-swapped', s.field, `${s.path} (now resolves to ${resolved})`, route);
+    const d = await checkHostSource(clean, s.field, ctx, route, []);
+    if (isDenial(d)) return d;
+  }
   return undefined;
 }
 

@@ -35,6 +35,9 @@ export function fakeContext(w: FakeWorld = {}): DecideContext {
       lookup: (kind: ObjectKind, idOrName: string) => Promise.resolve(w.objects?.[kind]?.[idOrName]),
       lookupImageRef: (ref: string) => Promise.resolve(w.images?.[ref]),
       countOwned: (kind: ObjectKind) => Promise.resolve(Object.values(w.objects?.[kind] ?? {}).filter((r) => r.owned).length),
+      // the golden worlds' containers mount no host paths
+      hostSources: () => Promise.resolve([]),
+      volumeBindDevice: () => Promise.resolve(undefined),
     },
   };
 }

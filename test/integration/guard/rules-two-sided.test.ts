@@ -384,7 +384,12 @@ describe('guard rules, two-sided against the real daemon', () => {
 
   it('every rule id has a two-sided case (or is a request-shape rule covered by the hostile-HTTP and unit tests)', () => {
     const shapeOnly = new Set<string>();
-    const missing = Object.keys(RULES).filter((id) => !covered.has(id) && !shapeOnly.has(id) && !cases.some((c) => c.rule === id));
+    // rules whose two-sided case needs steps between requests live in their own files
+    const elsewhere = new Map([
+      ['bind-swapped', 'bind-swap.test.ts (create, swap a symlink in, start)'],
+      ['restart-host-path', 'bind-swap.test.ts (create and update with a restart policy and a bind)'],
+    ]);
+    const missing = Object.keys(RULES).filter((id) => !covered.has(id) && !shapeOnly.has(id) && !elsewhere.has(id) && !cases.some((c) => c.rule === id));
     assert.deepEqual(missing, []);
   });
 });
