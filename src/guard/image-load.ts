@@ -39,6 +39,9 @@ export class TarScanner {
   #paxPath: string | undefined;
   #longName: string | undefined;
   #meta: { kind: 'pax' | 'long'; parts: Buffer[] } | undefined;
+  /** paths of symlink and hardlink entries (a hardlink to a symlink is a symlink): the daemon's untar writes later
+   *  entries through a linked parent directory (`d -> .` then `d/manifest.json` is the root's manifest.json) */
+  readonly #links = new Set<string>();
   /** offset (in all bytes fed) where holding starts, once a tag-carrying entry was seen */
   holdFrom: number | undefined;
   fed = 0;
@@ -129,6 +132,12 @@ export class TarScanner {
     this.#longName = undefined;
     this.#paxPath = undefined;
     const norm = normalizeName(name);
+    const parts = norm.split('/');
+    for (let k = 1; k < parts.length; k++) {
+      if (this.#links.has(parts.slice(0, k).join('/'))) throw denyLoad('image-load', norm, 'an entry under a link');
+    }
+    if (type === '1' || type === '2') this.#links.add(norm);
+    else this.#links.delete(norm);
     if (TAG_FILES.has(norm)) {
       if (type !== '0' && type !== '\0' && type !== '7') throw denyLoad('image-load', norm, `not a regular file (type ${JSON.stringify(type)})`);
       this.holdFrom ??= offset;

@@ -13,6 +13,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
@@ -172,6 +173,31 @@ describe('guard attacks: the shared image store', () => {
       assert.equal(await imageId(`${victim}:v1`), busyboxId, 'the victim tag did not move');
     });
   }
+
+  it('load with manifest.json written through a symlinked directory (d -> ., d/manifest.json): the daemon moves the tag; the guard refuses (image-load)', async () => {
+    await resetTags();
+    // a minimal docker-save archive: one layer, its config, a manifest naming the victim tag
+    const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    const layer = makeTar([{ name: 'hello.txt', data: prefix }]);
+    const config = JSON.stringify({ architecture: process.arch === 'arm64' ? 'arm64' : 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } });
+    const imgId = `sha256:${sha(config)}`;
+    images.add(imgId);
+    const manifest = JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [`${direct}:v1`], Layers: ['l/layer.tar'] }]);
+    const archive = (m: string) =>
+      makeTar([
+        { name: `${sha(config)}.json`, data: config },
+        { name: 'l/layer.tar', data: layer },
+        { name: 'd', type: 'symlink', linkname: '.' },
+        { name: 'd/manifest.json', data: m },
+      ]);
+    const dr = await send(d.socketPath, 'POST', '/images/load?quiet=1', archive(manifest), 'application/x-tar');
+    assert.equal(dr.status, 200, dr.text);
+    assert.equal(await imageId(`${direct}:v1`), imgId, `the daemon read d/manifest.json as the root's: ${dr.text}`);
+    const gr = await send(ga.socketPath!, 'POST', '/images/load?quiet=1', archive(manifest.replace(direct, victim)), 'application/x-tar');
+    assert.equal(gr.status, 403, gr.text);
+    assert.match(gr.text, /denied by rule image-load: d\/manifest\.json=an entry under a link/);
+    assert.equal(await imageId(`${victim}:v1`), busyboxId, 'the victim tag did not move');
+  });
 
   const spoofs: { title: string; changes: string[] }[] = [
     { title: 'a quoted key', changes: ['LABEL "io."nestling.owner=B'] },
