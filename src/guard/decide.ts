@@ -18,17 +18,13 @@ import { networkConnect, networkCreate, ownedNetworkRoute } from './rules/networ
 import type { HandlerResult, RouteHandler, RuleRequest } from './rules/request.js';
 import { events, ownerFiltered } from './rules/system.js';
 import { ownedVolumeRoute, volumeCreate } from './rules/volume.js';
-import type { Decide, Decision, RouteDef } from './types.js';
+import type { Decide, DecideContext, Decision, RouteDef } from './types.js';
 
-/**
- * Handlers whose answer depends only on the route, the target and the guard's own owner and policy (never on the
- * ownership oracle, the body or other headers): their decisions for body-less requests are cached per guard.
- */
-const PURE = new WeakSet<RouteHandler>();
-const pure = (h: RouteHandler): RouteHandler => (PURE.add(h), h);
-
-const allow: RouteHandler = pure(() => undefined);
-const refuse = (rule: string): RouteHandler => pure((req) => denied(rule, 'route', req.route.id, req.route));
+const allow: RouteHandler = () => undefined;
+const refuse =
+  (rule: string): RouteHandler =>
+  (req) =>
+    denied(rule, 'route', req.route.id, req.route);
 /** Plugins are refused, but inspect answers the daemon's 404: `docker inspect NAME` walks every object type and
  *  must end with "No such object", not a policy message about plugins. */
 const pluginNotFound: RouteHandler = (req) => ({
@@ -49,11 +45,9 @@ const validJson: RouteHandler = (req) => {
   }
   return undefined;
 };
-const systemDf: RouteHandler = pure(() => ({ responseFilter: 'system-df' }));
+const systemDf: RouteHandler = () => ({ responseFilter: 'system-df' });
 /** Images are shared for reading, but the list hides those carrying another owner's label (response-filter.ts). */
-const imagesList: RouteHandler = pure(() => ({ responseFilter: 'images-list' }));
-pure(ownerFiltered);
-pure(events);
+const imagesList: RouteHandler = () => ({ responseFilter: 'images-list' });
 const ownedContainerJson: RouteHandler = async (req) => (await ownedContainerRoute(req)) ?? validJson(req);
 
 /** Every route id has an explicit entry: a route without one is refused (fail closed). */
@@ -177,20 +171,43 @@ function checkContentType(view: { headers: Record<string, string | string[] | un
   return undefined;
 }
 
-/** Cached decisions of pure handlers (see PURE), per decide context (one per guard); bounded. */
+/**
+ * Decisions of body-less requests that consulted nothing but the request and the guard's own owner and policy (no
+ * ownership lookup, no host path resolution) are cached per decide context (one per guard): the same request gets
+ * the same answer without being decided again. Anything that looked at an object or the filesystem is decided anew
+ * every time. Bounded.
+ */
 const CACHE = new WeakMap<object, Map<string, Decision>>();
 const CACHE_MAX = 2048;
 
 export const decide: Decide = async (view, ctx) => {
   const bodyless = view.body === undefined || view.body.length === 0;
   const key = bodyless ? `${view.method} ${header(view.headers['content-type'])} ${view.rawTarget}` : undefined;
+  if (key === undefined) return decideUncached(view, ctx);
   let cache = CACHE.get(ctx);
-  if (key !== undefined && cache) {
-    const hit = cache.get(key);
-    if (hit) return hit;
-  }
-  const d = await decideUncached(view, ctx);
-  if (key !== undefined && d.route && PURE.has(ROUTE_POLICY[d.route.id]!)) {
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  let consulted = false;
+  const oracle = ctx.oracle;
+  const tracked: DecideContext = {
+    ...ctx,
+    oracle: new Proxy(oracle, {
+      get(target, prop, receiver) {
+        const v: unknown = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          consulted = true;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }),
+    resolveHostPath: (p) => {
+      consulted = true;
+      return ctx.resolveHostPath(p);
+    },
+  };
+  const d = await decideUncached(view, tracked);
+  if (!consulted) {
     if (!cache) CACHE.set(ctx, (cache = new Map()));
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, freeze(d));
