@@ -405,7 +405,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
         }
         sock.write('HTTP/1.1 100 Continue\r\n\r\n');
       }
-      body = await readFullBody(r, head.framing, policy.maxBodyBytes, limits.bodyIdleTimeoutMs);
+      if (head.framing.type !== 'none') body = await readFullBody(r, head.framing, policy.maxBodyBytes, limits.bodyIdleTimeoutMs);
     }
 
     const view: RequestView = {
