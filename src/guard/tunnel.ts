@@ -77,8 +77,10 @@ export function isSwitch(head: ResponseHead): boolean {
 /** Runs a tunnel to its end; resolves when both sockets are closed. */
 export async function runTunnel(o: TunnelOptions): Promise<TunnelResult> {
   const { client, upstream } = o;
+  // Only the request goes up now. What the client sent after it (stdin typed early, or a pipelined request) waits
+  // for the daemon's switch: were the answer a framed one, the daemon would read those bytes as the next request
+  // on this connection, unchecked.
   upstream.write(o.request);
-  if (o.clientLeftover.length) upstream.write(o.clientLeftover);
 
   let buf: Buffer = Buffer.alloc(0);
   const head = await new Promise<ResponseHead>((resolve, reject) => {
@@ -123,6 +125,7 @@ export async function runTunnel(o: TunnelOptions): Promise<TunnelResult> {
   const after = buf.subarray(head.headBytes);
 
   if (isSwitch(head)) {
+    if (o.clientLeftover.length) upstream.write(o.clientLeftover);
     client.write(rawHead);
     if (after.length) client.write(after);
     await splice(client, upstream);

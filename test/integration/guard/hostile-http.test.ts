@@ -7,6 +7,8 @@ import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
 import { EngineError } from '../../../src/util/errors.js';
+import { Engine } from '../../../src/engine/client.js';
+import { parseHostUrl } from '../../../src/engine/resolve.js';
 import { messages, rawExchange, startTestGuard, statuses, type TestGuard } from './helpers.js';
 
 describe('guard: hostile HTTP', () => {
@@ -49,6 +51,25 @@ describe('guard: hostile HTTP', () => {
     assert.equal(await exists(name), true);
     const j = await d.engine.json<{ Config: { Labels: Record<string, string> } }>({ method: 'GET', path: `/containers/${name}/json` });
     assert.equal(j.Config.Labels['io.nestling.owner'], owner);
+  });
+
+  it('a request pipelined after a hijack request that the daemon answers framed never reaches the daemon', async () => {
+    // a running container of the job and a detached exec start: the daemon answers 200 with a framed body, no switch
+    const run = `${prefix}-hj`;
+    const job = new Engine(parseHostUrl(g.url, 'guard'));
+    const c = await job.json<{ Id: string }>({ method: 'POST', path: '/containers/create', query: { name: run }, body: { Image: 'nestling/busybox:local', Cmd: ['sleep', '300'] } });
+    cleanup.add('container', run);
+    (await job.request({ method: 'POST', path: `/containers/${c.Id}/start` })).resume();
+    const ex = await job.json<{ Id: string }>({ method: 'POST', path: `/containers/${c.Id}/exec`, body: { Cmd: ['true'] } });
+    const smuggledName = `${prefix}-smuggled`;
+    const smuggled = `${create(smuggledName)}Content-Length: ${createBody(smuggledName).length}\r\n\r\n${createBody(smuggledName)}`;
+    const start = '{"Detach":true}';
+    // in one write: the guard holds the pipelined bytes until the daemon's answer, which is framed
+    const r = await rawExchange(g.socketPath!, [`POST /v1.41/exec/${ex.Id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: ${start.length}\r\n\r\n${start}${smuggled}`]);
+    assert.equal(statuses(r.text)[0], 200, r.text);
+    assert.equal(statuses(r.text).length, 1, `the pipelined request got no answer: ${r.text}`);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(await exists(smuggledName), false, 'the privileged create never reached the daemon');
   });
 
   it('CVE-2024-41110 form: Content-Length: 0 with the body after it => 400, nothing created', async () => {
