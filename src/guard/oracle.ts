@@ -154,6 +154,11 @@ export class EngineOracle implements OwnershipOracle {
     return out;
   }
 
+  async imageLabels(ref: string, signal?: AbortSignal): Promise<Record<string, string> | undefined> {
+    const ins = await this.#inspect('image', ref, signal);
+    return ins ? (ins.labels ?? {}) : undefined;
+  }
+
   async volumeBindDevice(name: string, signal?: AbortSignal): Promise<string | undefined> {
     if (name === '' || name.includes('\0')) return undefined;
     let v: { Driver?: string; Options?: Record<string, string> | null };

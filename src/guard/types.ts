@@ -83,6 +83,8 @@ export interface OwnershipOracle {
    * (rule bind-swapped); without it, starting a container that binds host paths is refused.
    */
   hostSources?(containerId: string, signal?: AbortSignal): Promise<HostSource[] | undefined>;
+  /** Optional: the labels of an image (undefined: no such image). */
+  imageLabels?(ref: string, signal?: AbortSignal): Promise<Record<string, string> | undefined>;
   /** Optional: the host directory a `local` volume mounts with o=bind (undefined: none, or no such volume). */
   volumeBindDevice?(name: string, signal?: AbortSignal): Promise<string | undefined>;
 }

@@ -10,6 +10,7 @@ import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
 import { checkHostSource, checkMounts, labelAnonymousVolumes } from './mounts.js';
 import { cleanHostPath } from '../path-rewrite.js';
+import { LABEL_PREFIX, Labels } from '../../util/labels.js';
 import { checkNamespaces } from './namespaces.js';
 import { checkHostPorts } from './ports.js';
 import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
@@ -114,6 +115,18 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
   if (isDenial(labels)) return labels;
   body.Labels = labels;
+  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on
+  // an image the job built or pulled would make the job's container look like part of some nestling run to the run
+  // reaper and the cache lock; they are overridden with empty values (which every reader ignores).
+  if (ctx.oracle.imageLabels && typeof body.Image === 'string' && body.Image !== '') {
+    const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
+    for (const k of Object.keys(inherited)) {
+      if (k.startsWith(LABEL_PREFIX) && k !== Labels.owner) {
+        (labels as GoObject)[k] = '';
+        req.notes.push(`label ${k} inherited from the image: emptied`);
+      }
+    }
+  }
   const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
   if (u) return u;
   const d =
@@ -165,6 +178,18 @@ export async function containerCommit(req: RuleRequest, checkRef: (repo: string,
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
   if (isDenial(labels)) return labels;
   body.Labels = labels;
+  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on
+  // an image the job built or pulled would make the job's container look like part of some nestling run to the run
+  // reaper and the cache lock; they are overridden with empty values (which every reader ignores).
+  if (ctx.oracle.imageLabels && typeof body.Image === 'string' && body.Image !== '') {
+    const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
+    for (const k of Object.keys(inherited)) {
+      if (k.startsWith(LABEL_PREFIX) && k !== Labels.owner) {
+        (labels as GoObject)[k] = '';
+        req.notes.push(`label ${k} inherited from the image: emptied`);
+      }
+    }
+  }
   return { body: serializeGoBuffer(body) };
 }
 

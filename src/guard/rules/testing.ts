@@ -38,6 +38,7 @@ export function fakeContext(w: FakeWorld = {}): DecideContext {
       // the golden worlds' containers mount no host paths
       hostSources: () => Promise.resolve([]),
       volumeBindDevice: () => Promise.resolve(undefined),
+      imageLabels: () => Promise.resolve({}),
     },
   };
 }
