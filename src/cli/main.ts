@@ -37,6 +37,14 @@ const onSignal = (sig: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// A reader that goes away (`nestling guard | head -1`, a CI log collector restarting) closes our stdout or stderr:
+// the output is lost, the command goes on. A guard must not die, and take the job's Docker with it, because nobody
+// reads its log any more.
+for (const s of [process.stdout, process.stderr]) {
+  s.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') process.nextTick(() => onStray(e));
+  });
+}
 const ctx = createCliContext(ac.signal);
 const argv = process.argv.slice(2);
 // An error thrown where no one awaits it (a stray callback) is still a bug report, not a stack trace.

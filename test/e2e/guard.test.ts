@@ -38,6 +38,25 @@ function ping(socketPath: string): Promise<string> {
 }
 
 describe('e2e: nestling guard / reap', () => {
+  it('keeps serving when nobody reads its output any more (stdout and stderr closed: EPIPE), and still exits 0', async () => {
+    const d = await useDockerd();
+    const dir = mkdtempSync(join(tmpdir(), 'nst-e2e-guard-'));
+    const sock = join(dir, 'g.sock');
+    const p = spawn(process.execPath, [CLI, 'guard', '--upstream', d.url, '--listen', `unix://${sock}`, '--owner', 'e2e-epipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      p.stdout.once('data', () => resolve());
+      p.on('exit', (c) => reject(new Error(`exited ${c}`)));
+    });
+    // the reader goes away (a log collector dies, `| head -1` exits)
+    p.stdout.destroy();
+    p.stderr.destroy();
+    for (let i = 0; i < 20; i++) assert.match(await ping(sock), /^HTTP\/1\.1 200 OK\r\n/, `request ${i} after the pipes closed`);
+    assert.equal(p.exitCode, null, 'the guard is still running');
+    p.kill('SIGTERM');
+    const code = await new Promise<number | null>((res) => (p.exitCode !== null ? res(p.exitCode) : p.on('exit', (c) => res(c))));
+    assert.equal(code, 0);
+  });
+
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     it(`prints one listening line, serves, and exits 0 on ${sig}`, async () => {
       const d = await useDockerd();
