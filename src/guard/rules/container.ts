@@ -115,9 +115,15 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
   if (isDenial(labels)) return labels;
   body.Labels = labels;
-  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on
-  // an image the job built or pulled would make the job's container look like part of some nestling run to the run
-  // reaper and the cache lock; they are overridden with empty values (which every reader ignores).
+  const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
+  if (u) return u;
+  const d =
+    (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route)) ?? (await checkRestartWithHostPaths(hc, req));
+  if (d) return d;
+  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on an
+  // image the job built or pulled would make the job's container look like part of some nestling run to the run
+  // reaper and the cache lock; they are overridden with empty values (which every reader ignores). Looked up after
+  // every refusal: a request the policy refuses needs no engine.
   if (ctx.oracle.imageLabels && typeof body.Image === 'string' && body.Image !== '') {
     const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
     for (const k of Object.keys(inherited)) {
@@ -127,11 +133,6 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
       }
     }
   }
-  const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
-  if (u) return u;
-  const d =
-    (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route)) ?? (await checkRestartWithHostPaths(hc, req));
-  if (d) return d;
   labelAnonymousVolumes(body, hc, ctx.owner, req.notes);
   return { body: serializeGoBuffer(body) };
 }
