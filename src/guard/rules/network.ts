@@ -76,7 +76,9 @@ export async function networkCreate(req: RuleRequest): Promise<HandlerResult> {
   const name = asString(body.Name);
   if (name !== '') {
     const existing = await ctx.oracle.lookup('network', name, ctx.signal);
-    if (existing && !existing.owned) return denied('name-conflict', 'Name', name, route, 409);
+    // the lookup also resolves id prefixes: a network found by its id is no name conflict for the daemon, and a 409
+    // would tell the job that another owner's network id starts with this name
+    if (existing && !existing.owned && !existing.id.startsWith(name)) return denied('name-conflict', 'Name', name, route, 409);
   }
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
   if (isDenial(labels)) return labels;
