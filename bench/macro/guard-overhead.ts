@@ -40,11 +40,12 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function startGuardProc(name: string, owner: string, cpu?: number): Promise<{ p: ChildProcess; socket: string }> {
   const socket = join(dir, `${name}.sock`);
-  const argv = [process.execPath, CLI, 'guard', '--upstream', UPSTREAM, '--listen', `unix://${socket}`, '--owner', owner, '--quiet', '--reap-on-exit'];
+  // --stop-on-stdin-eof: if this benchmark dies, its guards stop (and reap) instead of running on as orphans
+  const argv = [process.execPath, CLI, 'guard', '--upstream', UPSTREAM, '--listen', `unix://${socket}`, '--owner', owner, '--quiet', '--reap-on-exit', '--stop-on-stdin-eof'];
   const [cmd, args] = cpu === undefined ? [argv[0]!, argv.slice(1)] : pinCmd(cpu, argv);
   return new Promise((res, rej) => {
     const p = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
     p.stdout!.once('data', () => res({ p, socket }));
     p.once('exit', (c) => rej(new Error(`guard exited ${c}`)));
