@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { EngineEndpoint } from '../engine/transport.js';
 import { ChunkedDecoder, HttpParseError, endToEndHeaders, parseResponseHead, statusText, type BodyFraming, type ResponseHead } from './http-parser.js';
 import { SocketReader } from './socket-reader.js';
+import { push, pushChunk } from './flow.js';
 import { connectUpstream } from './tunnel.js';
 
 export interface UpConn {
@@ -41,31 +42,6 @@ export class UpstreamClosedEarly extends Error {
     super('the engine closed the connection before answering');
     this.name = 'UpstreamClosedEarly';
   }
-}
-
-/**
- * How much may wait in a socket's write buffer before the sender is held back. Node's default (16 KiB, less than one
- * 64 KiB read) would stop the flow after every read; a wider window keeps both sockets busy.
- */
-const WINDOW = 1024 * 1024;
-
-/** Writes b; returns a promise to await only when more than WINDOW bytes wait to be written. */
-export function push(out: Duplex, b: Buffer): Promise<void> | undefined {
-  out.write(b);
-  return out.writableLength > WINDOW ? drained(out) : undefined;
-}
-
-/** Resolves on 'drain' or when the socket is gone. */
-export function drained(s: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      s.removeListener('drain', done);
-      s.removeListener('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
 }
 
 /**
@@ -208,7 +184,7 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   if (o.bufferFilter && status === 200) {
     const parts: Buffer[] = [];
     let n = 0;
-    for await (const p of bodyParts(up.r, framing)) {
+    for await (const p of decodedBody(up.r, framing, { from: 'engine' })) {
       n += p.length;
       if (n > MAX_FILTERED) throw new HttpParseError(502, 'the engine\'s answer is too large to filter');
       parts.push(Buffer.from(p));
@@ -290,19 +266,12 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   sent();
   const lf = status === 200 ? o.lineFilter : undefined;
   try {
-    for await (const p of bodyParts(up.r, framing)) {
+    for await (const p of decodedBody(up.r, framing, { from: 'engine' })) {
       const d = lf ? await lf.push(Buffer.from(p)) : p;
       if (client.destroyed) return abort(client, up);
       if (d.length === 0) continue;
-      let ok: boolean;
-      if (chunkedOut) {
-        client.cork();
-        client.write(`${d.length.toString(16)}\r\n`, 'latin1');
-        client.write(d);
-        ok = client.write('\r\n', 'latin1');
-        client.uncork();
-      } else ok = client.write(d);
-      if (!ok) await drained(client);
+      const wait = chunkedOut ? pushChunk(client, d) : push(client, d);
+      if (wait) await wait;
     }
   } catch {
     return abort(client, up);
@@ -317,15 +286,31 @@ function abort(client: Duplex, up: UpConn): RelayResult {
   return { keepClient: false, keepUp: false };
 }
 
-/** The decoded body, as views of what was received. Throws HttpParseError(502) when the engine's framing is broken. */
-async function* bodyParts(r: SocketReader, framing: BodyFraming | { type: 'close' }): AsyncGenerator<Buffer> {
+/** Where a body comes from: the client (a request: idle timeout, 4xx) or the engine (an answer: no timeout, 502). */
+export interface BodySource {
+  from: 'client' | 'engine';
+  /** longest pause while the body arrives (client only; 0: none) */
+  idleMs?: number | undefined;
+}
+
+/**
+ * A body decoded from its framing, as views of what was received. After a chunked body the bytes that follow it are
+ * put back (the next pipelined request). Throws HttpParseError: 408/400 for a client's body that stalls or ends
+ * early, 502 for an engine's answer that does.
+ */
+export async function* decodedBody(r: SocketReader, framing: BodyFraming | { type: 'close' }, src: BodySource): AsyncGenerator<Buffer> {
+  const client = src.from === 'client';
+  const more = async (short: string): Promise<void> => {
+    const w = await r.wait(client ? (src.idleMs ?? 0) : 0);
+    if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
+    if (w === 'end' && r.length === 0) throw new HttpParseError(client ? 400 : 502, client ? short : 'the engine\'s answer ended early');
+  };
   if (framing.type === 'none') return;
   if (framing.type === 'length') {
     let left = framing.length;
     while (left > 0) {
       if (r.length === 0) {
-        const w = await r.wait(0);
-        if (w === 'end' && r.length === 0) throw new HttpParseError(502, 'the engine\'s answer ended early');
+        await more('request body shorter than its Content-Length');
         continue;
       }
       const b = r.takeSome(left);
@@ -345,17 +330,20 @@ async function* bodyParts(r: SocketReader, framing: BodyFraming | { type: 'close
   }
   const dec = new ChunkedDecoder();
   for (;;) {
-    if (r.length) {
+    while (r.length && !dec.done) {
       let parts: Buffer[];
       try {
         parts = dec.push(r.takeSome(r.length));
       } catch (e) {
+        if (client) throw e;
         throw new HttpParseError(502, `the engine's chunked answer is malformed: ${(e as Error).message}`);
       }
       for (const p of parts) if (p.length) yield p;
-      if (dec.done) return;
-      continue;
     }
-    if ((await r.wait(0)) === 'end' && r.length === 0) throw new HttpParseError(502, 'the engine\'s answer ended early');
+    if (dec.done) {
+      r.unshift(dec.rest);
+      return;
+    }
+    await more('connection closed in the middle of a chunked body');
   }
 }

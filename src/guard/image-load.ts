@@ -15,9 +15,10 @@
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { ChunkedDecoder, HttpParseError, type BodyFraming } from './http-parser.js';
+import { HttpParseError, type BodyFraming } from './http-parser.js';
 import type { SocketReader } from './socket-reader.js';
-import { drained } from './forward.js';
+import { pushChunk } from './flow.js';
+import { decodedBody } from './forward.js';
 
 /** Entries whose content names tags. */
 const TAG_FILES = new Set(['manifest.json', 'repositories', 'index.json']);
@@ -258,37 +259,6 @@ function sniff(b: Buffer): Compression {
   return 'none';
 }
 
-/** The client's body, decoded from its framing, as views of what was received. */
-async function* clientBody(r: SocketReader, framing: BodyFraming, idleMs: number): AsyncGenerator<Buffer> {
-  if (framing.type === 'none') return;
-  if (framing.type === 'length') {
-    let left = framing.length;
-    while (left > 0) {
-      if (r.length === 0) {
-        const w = await r.wait(idleMs);
-        if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-        if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'request body shorter than its Content-Length');
-        continue;
-      }
-      const b = r.takeSome(left);
-      left -= b.length;
-      yield b;
-    }
-    return;
-  }
-  const dec = new ChunkedDecoder();
-  for (;;) {
-    while (r.length && !dec.done) for (const p of dec.push(r.takeSome(r.length))) if (p.length) yield p;
-    if (dec.done) {
-      r.unshift(dec.rest);
-      return;
-    }
-    const w = await r.wait(idleMs);
-    if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-    if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
-  }
-}
-
 /**
  * Pumps an image archive from the client to the engine (chunked upstream, as announced by the caller), holding back
  * its tag-carrying tail until `check` allowed every tag. Rejects with HttpParseError (403 for a refusal).
@@ -307,12 +277,7 @@ export async function pumpImageLoad(
   let sent = 0;
   const send = async (b: Buffer) => {
     if (b.length === 0 || out.destroyed) return;
-    out.cork();
-    out.write(`${b.length.toString(16)}\r\n`, 'latin1');
-    out.write(b);
-    out.write('\r\n', 'latin1');
-    out.uncork();
-    if (out.writableLength > 1024 * 1024) await drained(out);
+    await pushChunk(out, b);
   };
   /** Releases pending bytes up to the absolute offset `limit`. */
   const release = async (limit: number) => {
@@ -345,7 +310,7 @@ export async function pumpImageLoad(
     while (inflated.length) await feed(inflated.shift()!);
   };
   let first = true;
-  for await (const part of clientBody(r, framing, idleMs)) {
+  for await (const part of decodedBody(r, framing, { from: 'client', idleMs })) {
     if (first) {
       first = false;
       const c = sniff(part);

@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import type { GuardDecisionRecord } from './audit-log.js';
 import { learnPolicy, parseDenialMessage, type ObservedDenial } from './policy-file.js';
 import { defaultPolicy } from './policy.js';
-import type { Decide, EffectivePolicy } from './types.js';
+import type { Decide, DecideContext, Decision, EffectivePolicy, RequestView } from './types.js';
 
 export interface LearnedPolicy {
   policy: EffectivePolicy;
@@ -98,14 +98,23 @@ export class Learner {
 export function learningDecide(decide: Decide, learner: Learner): Decide {
   return async (view, ctx) => {
     const first = await decide(view, ctx);
-    let d = first;
-    for (let i = 0; i < MAX_RELAXATIONS_PER_REQUEST && d.action === 'deny'; i++) {
-      const before = JSON.stringify(learner.policy());
-      learner.observeMessage(d.message);
-      const relaxed = learner.policy();
-      if (JSON.stringify(relaxed) === before) break; // unrelaxable, or nothing new: stop
-      d = await decide(view, { ...ctx, policy: relaxed });
-    }
+    await relax(decide, view, ctx, learner, first);
     return first;
   };
+}
+
+/**
+ * Re-decides a refused request under the policy relaxed by each refusal met (recorded in `learner`) until it passes
+ * or meets a refusal no policy file can relax. Returns the last decision: a forward when every refusal was relaxable.
+ */
+export async function relax(decide: Decide, view: RequestView, ctx: DecideContext, learner: Learner, first: Decision): Promise<Decision> {
+  let d = first;
+  for (let i = 0; i < MAX_RELAXATIONS_PER_REQUEST && d.action === 'deny'; i++) {
+    const before = JSON.stringify(learner.policy());
+    learner.observeMessage(d.message);
+    const relaxed = learner.policy();
+    if (JSON.stringify(relaxed) === before) break; // unrelaxable, or nothing new: stop
+    d = await decide(view, { ...ctx, policy: relaxed });
+  }
+  return d;
 }

@@ -123,7 +123,7 @@ export class EngineOracle implements OwnershipOracle {
   }
 
   async hostSources(containerId: string, signal?: AbortSignal): Promise<HostSource[] | undefined> {
-    let j: { HostConfig?: { Binds?: string[] | null; Mounts?: { Type?: string; Source?: string }[] | null }; Mounts?: { Type?: string; Name?: string; Driver?: string }[] | null };
+    let j: { HostConfig?: { Binds?: string[] | null; Mounts?: { Type?: string; Source?: string }[] | null }; Mounts?: { Type?: string; Name?: string }[] | null };
     try {
       j = await this.#engine.json({ method: 'GET', path: `/containers/${encodeURIComponent(containerId)}/json`, signal });
     } catch (err) {
@@ -140,16 +140,9 @@ export class EngineOracle implements OwnershipOracle {
       if (m.Type === 'bind' && m.Source) out.push({ field: `HostConfig.Mounts[${i}].Source`, path: m.Source });
     });
     for (const m of j.Mounts ?? []) {
-      if (m.Type !== 'volume' || !m.Name || (m.Driver ?? 'local') !== 'local') continue;
-      let v: { Options?: Record<string, string> | null };
-      try {
-        v = await this.#engine.json({ method: 'GET', path: `/volumes/${encodeURIComponent(m.Name)}`, signal });
-      } catch (err) {
-        if (err instanceof EngineError && err.statusCode === 404) continue;
-        throw err;
-      }
-      const o = v.Options ?? {};
-      if (o.device && /(^|,)r?bind(,|$)/.test(o.o ?? '')) out.push({ field: `volume ${m.Name} device`, path: o.device });
+      if (m.Type !== 'volume' || !m.Name) continue;
+      const device = await this.volumeBindDevice(m.Name, signal);
+      if (device) out.push({ field: `volume ${m.Name} device`, path: device });
     }
     return out;
   }

@@ -21,7 +21,6 @@ import { channels, silentLogger, type Logger } from '../util/log.js';
 import { Labels } from '../util/labels.js';
 import type { GuardDecisionRecord } from './audit-log.js';
 import {
-  ChunkedDecoder,
   DEFAULT_MAX_HEAD_BYTES,
   HttpParseError,
   endToEndHeaders,
@@ -35,7 +34,7 @@ import { EngineOracle } from './oracle.js';
 import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
-import { openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
+import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
 import { pumpImageLoad } from './image-load.js';
 import { checkLoadedTags } from './rules/image.js';
@@ -243,25 +242,14 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
     }
     return Buffer.from(r.take(framing.length));
   }
-  const dec = new ChunkedDecoder();
   const parts: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    if (r.length) {
-      for (const p of dec.push(r.take(r.length))) {
-        total += p.length;
-        if (total > cap) throw new HttpParseError(413, `request body over the ${cap}-byte limit`);
-        parts.push(Buffer.from(p));
-      }
-      if (dec.done) {
-        r.unshift(dec.rest);
-        return Buffer.concat(parts);
-      }
-    }
-    const w = await r.wait(idleMs);
-    if (w === 'timeout') throw new HttpParseError(408, 'request body not received in time');
-    if (w === 'end' && r.length === 0) throw new HttpParseError(400, 'connection closed in the middle of a chunked body');
+  for await (const p of decodedBody(r, framing, { from: 'client', idleMs })) {
+    total += p.length;
+    if (total > cap) throw new HttpParseError(413, `request body over the ${cap}-byte limit`);
+    parts.push(p);
   }
+  return Buffer.concat(parts, total);
 }
 
 /**
@@ -441,7 +429,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       dryRunOf = { rule: decision.rule, message: decision.message };
       // Forward what the policy relaxed by this refusal (and any behind it) would forward: the owner label, the
       // canonical body, the translated binds. Only what no policy file can relax goes up as the client sent it.
-      const relaxed = await relaxedDecision(view, ctx, decision.message).catch(() => undefined);
+      const relaxed = await relaxedDecision(view, ctx, decision).catch(() => undefined);
       if (relaxed) decision = relaxed;
     }
     if (decision.action === 'deny') {
@@ -744,21 +732,11 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
  * Dry run: the decision under the policy relaxed by a refusal and every one behind it (the learner's loop), or
  * undefined when some refusal cannot be relaxed by a policy file.
  */
-async function relaxedDecision(view: RequestView, ctx: DecideContext, message: string): Promise<Decision | undefined> {
-  const { Learner } = await import('./learn.js');
+async function relaxedDecision(view: RequestView, ctx: DecideContext, first: Decision): Promise<Decision | undefined> {
+  const { Learner, relax } = await import('./learn.js');
   const { decide } = await import('./decide.js');
-  const learner = new Learner(ctx.owner, ctx.policy);
-  let msg = message;
-  for (let i = 0; i < 16; i++) {
-    const before = JSON.stringify(learner.policy());
-    learner.observeMessage(msg);
-    const policy = learner.policy();
-    if (JSON.stringify(policy) === before) return undefined;
-    const d = await decide(view, { ...ctx, policy });
-    if (d.action === 'forward') return d;
-    msg = d.message;
-  }
-  return undefined;
+  const d = await relax(decide, view, ctx, new Learner(ctx.owner, ctx.policy), first);
+  return d.action === 'forward' ? d : undefined;
 }
 
 function upstreamDownMessage(ep: EngineEndpoint, e: unknown): string {

@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { EngineEndpoint } from '../engine/transport.js';
 import { ChunkedDecoder, HttpParseError, parseResponseHead, type ResponseHead } from './http-parser.js';
+import { WINDOW } from './flow.js';
 
 export function connectUpstream(ep: EngineEndpoint, signal?: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
@@ -134,12 +135,6 @@ export async function runTunnel(o: TunnelOptions): Promise<TunnelResult> {
   await relayOne(client, upstream, head, rawHead, after);
   return { status: head.status, spliced: false };
 }
-
-/**
- * How much may wait in a socket's write buffer before its source is paused. Node's default (16 KiB, less than one
- * 64 KiB read, as pipe() uses it) would stop the flow after every read; a wider window keeps both sockets busy.
- */
-const WINDOW = 1024 * 1024;
 
 /** from => to with backpressure (a WINDOW of buffered bytes) and end => end (half-close). */
 function relay(from: Duplex, to: Duplex): void {

@@ -8,7 +8,7 @@ import { applyOwnerLabel, denied, lookupRef, parseFilters, requireOwned } from '
 import { isDenial, type Denial } from '../match.js';
 import type { RouteDef } from '../types.js';
 import { checkDevices } from './devices.js';
-import { checkHostSource, checkMounts, labelAnonymousVolumes } from './mounts.js';
+import { checkHostSource, checkMounts, labelAnonymousVolumes, parseBind } from './mounts.js';
 import { cleanHostPath } from '../path-rewrite.js';
 import { LABEL_PREFIX, Labels } from '../../util/labels.js';
 import { checkNamespaces } from './namespaces.js';
@@ -305,7 +305,7 @@ async function checkRestartWithHostPaths(hc: GoObject, req: RuleRequest): Promis
   const name = restartName(hc);
   const binds = Array.isArray(hc.Binds) ? (hc.Binds as unknown[]) : [];
   for (const b of binds) {
-    const src = typeof b === 'string' ? (b.split(':')[0] ?? '') : '';
+    const src = typeof b === 'string' ? (parseBind(b)?.source ?? '') : '';
     if (src.startsWith('/')) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${src})`, route);
     if (src !== '' && (await hostDeviceOf(src, req))) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the o=bind volume ${src})`, route);
   }

@@ -9,7 +9,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,30 +16,10 @@ import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
 import { defaultPolicy } from '../../../src/guard/policy.js';
-import { startTestGuard, type TestGuard } from './helpers.js';
+import { startTestGuard, type TestGuard, apiRequest, type ApiResponse } from './helpers.js';
 
-interface Res {
-  status: number;
-  text: string;
-}
-
-function send(socketPath: string, method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
-    const req = http.request(
-      { socketPath, method, path, headers: { Host: 'docker', ...(b ? { 'Content-Length': String(b.length), 'Content-Type': contentType } : {}) }, timeout: 60_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.on('error', reject);
-    req.end(b);
-  });
-}
+type Res = ApiResponse;
+const send = apiRequest;
 
 const IMAGE = 'nestling/busybox:local';
 const OWNER = 'io.nestling.owner';

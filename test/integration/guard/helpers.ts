@@ -1,4 +1,5 @@
 /** Shared helpers of the guard's integration tests: a guard on the harness dockerd, raw exchanges, CLI runs. */
+import http from 'node:http';
 import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,3 +98,27 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
 
 export const DOCKER_28 = '/usr/local/bin/docker';
 export const DOCKER_20 = '/usr/bin/docker';
+
+export interface ApiResponse {
+  status: number;
+  text: string;
+}
+
+/** One request on a socket (the guard's or the daemon's), with an optional body; the status and the body text. */
+export function apiRequest(socketPath: string, method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const req = http.request(
+      { socketPath, method, path, headers: { Host: 'docker', ...(b ? { 'Content-Length': String(b.length), 'Content-Type': contentType } : {}) }, timeout: 120_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+    req.on('error', reject);
+    req.end(b);
+  });
+}
