@@ -7,20 +7,20 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { Engine } from '../../../src/engine/client.js';
 import { resolveEndpoint } from '../../../src/engine/resolve.js';
-import { startPrivateDockerd, type PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import type { PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import { freePort, startTlsDockerd } from '../../harness/tls-dockerd.js';
 import { attachContainer, createContainer, startContainer, waitContainer } from '../../../src/engine/endpoints/containers.js';
 import { demuxStream } from '../../../src/engine/stream/demux.js';
 import { generateDindCerts } from '../../../src/tls/generate.js';
 import { writeDindLayout, type DindLayout } from '../../../src/tls/layout.js';
 import { buildBusyboxImage, LocalImages } from '../../../src/images/local.js';
-import { EngineError, findNestlingError } from '../../../src/util/errors.js';
+import { EngineError } from '../../../src/util/errors.js';
 
 const run = promisify(execFile);
 let root: string;
@@ -28,36 +28,12 @@ let daemon: PrivateDaemon | undefined;
 let port: number;
 let certs: DindLayout;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'nst-engtls-'));
   port = await freePort();
   certs = writeDindLayout(join(root, 'certs'), await generateDindCerts({ sans: ['localhost', '127.0.0.1'] }));
-  try {
-    daemon = await startPrivateDockerd({
-      dir: join(root, 'd'),
-      extraArgs: [
-        '--tlsverify',
-        `--tlscacert=${join(certs.serverDir, 'ca.pem')}`,
-        `--tlscert=${join(certs.serverDir, 'cert.pem')}`,
-        `--tlskey=${join(certs.serverDir, 'key.pem')}`,
-        `-H=tcp://127.0.0.1:${port}`,
-      ],
-    });
-  } catch (e) {
-    const tail = findNestlingError(e)?.details.logTail;
-    throw new Error(`the TLS dockerd did not start: ${(e as Error).message}\n${typeof tail === 'string' ? tail : ''}`, { cause: e });
-  }
+  daemon = await startTlsDockerd(join(root, 'd'), certs.serverDir, port);
   await buildBusyboxImage(daemon.engine);
 });
 

@@ -9,13 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPrivateDockerd, type PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import type { PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import { freePort, startTlsDockerd } from '../../harness/tls-dockerd.js';
 import { generateDindCerts } from '../../../src/tls/generate.js';
 import { writeDindLayout, type DindLayout } from '../../../src/tls/layout.js';
-import { findNestlingError } from '../../../src/util/errors.js';
 import { useDockerd, uniquePrefix } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { MAIN, runCli, show } from '../../e2e/cli-helpers.js';
@@ -23,16 +22,6 @@ import { DOCKER_28, run } from './helpers.js';
 
 const IMG = 'nestling/busybox:local';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface CliGuard {
   p: ChildProcessWithoutNullStreams;
@@ -80,21 +69,7 @@ describe('guard: a TLS upstream (--upstream-tls*)', () => {
     port = await freePort();
     good = writeDindLayout(join(root, 'good'), await generateDindCerts({ sans: ['localhost', '127.0.0.1'] }));
     other = writeDindLayout(join(root, 'other'), await generateDindCerts({ sans: ['localhost', '127.0.0.1'] }));
-    try {
-      daemon = await startPrivateDockerd({
-        dir: join(root, 'd'),
-        extraArgs: [
-          '--tlsverify',
-          `--tlscacert=${join(good.serverDir, 'ca.pem')}`,
-          `--tlscert=${join(good.serverDir, 'cert.pem')}`,
-          `--tlskey=${join(good.serverDir, 'key.pem')}`,
-          `-H=tcp://127.0.0.1:${port}`,
-        ],
-      });
-    } catch (e) {
-      const tail = findNestlingError(e)?.details.logTail;
-      throw new Error(`the TLS dockerd did not start: ${(e as Error).message}\n${typeof tail === 'string' ? tail : ''}`, { cause: e });
-    }
+    daemon = await startTlsDockerd(join(root, 'd'), good.serverDir, port);
     // the test image, copied from the harness daemon (no registry here)
     const shared = await useDockerd();
     await ensureTestImages(shared.engine);

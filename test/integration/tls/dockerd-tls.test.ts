@@ -7,30 +7,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startPrivateDockerd, type PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import type { PrivateDaemon } from '../../../src/engine/local-daemon.js';
+import { freePort, startTlsDockerd } from '../../harness/tls-dockerd.js';
 import { Engine } from '../../../src/engine/client.js';
 import { resolveEndpoint } from '../../../src/engine/resolve.js';
 import { generateDindCerts } from '../../../src/tls/generate.js';
 import { writeDindLayout, type DindLayout } from '../../../src/tls/layout.js';
-import { findNestlingError } from '../../../src/util/errors.js';
 
 const run = promisify(execFile);
 const DOCKER_CLI = ['/usr/local/bin/docker', '/usr/bin/docker'];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 let root: string;
 let daemon: PrivateDaemon | undefined;
@@ -47,21 +36,7 @@ before(async () => {
   const bundle = await generateDindCerts({ sans: ['localhost', '127.0.0.1'] });
   good = writeDindLayout(join(root, 'good'), bundle);
   otherCa = writeDindLayout(join(root, 'other'), await generateDindCerts({ sans: ['localhost', '127.0.0.1'] }));
-  try {
-    daemon = await startPrivateDockerd({
-      dir: join(root, 'd'),
-      extraArgs: [
-        '--tlsverify',
-        `--tlscacert=${join(good.serverDir, 'ca.pem')}`,
-        `--tlscert=${join(good.serverDir, 'cert.pem')}`,
-        `--tlskey=${join(good.serverDir, 'key.pem')}`,
-        `-H=tcp://127.0.0.1:${port}`,
-      ],
-    });
-  } catch (e) {
-    const tail = findNestlingError(e)?.details.logTail;
-    throw new Error(`the TLS dockerd did not start: ${(e as Error).message}\n${typeof tail === 'string' ? tail : ''}`, { cause: e });
-  }
+  daemon = await startTlsDockerd(join(root, 'd'), good.serverDir, port);
 });
 
 after(async () => {
