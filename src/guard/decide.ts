@@ -124,7 +124,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RouteHandler>> = {
   'build-cancel': allow,
   // session / grpc / distribution
   session: allow,
-  grpc: refuse('no-grpc'),
+  // the h2c connection is allowed; each gRPC call on it is decided by the proxy (grpc/buildkit.ts)
+  grpc: allow,
   'distribution-inspect': allow,
   // network
   'network-list': ownerFiltered,

@@ -34,6 +34,7 @@ import { EngineOracle } from './oracle.js';
 import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
+import { runGrpcProxy } from './grpc/proxy.js';
 import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
 import { pumpImageLoad } from './image-load.js';
@@ -494,6 +495,26 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
             status = h.status;
             record(n, started, head, verdict, h.status, base);
           },
+          // BuildKit's control API: every gRPC call decided on its own (grpc/proxy.ts)
+          onSwitch:
+            route.id === 'grpc'
+              ? (client, upSock) =>
+                  runGrpcProxy({
+                    client,
+                    upstream: upSock,
+                    ctx,
+                    route,
+                    dryRun: opts.dryRun === true,
+                    maxMessageBytes: ctx.policy.maxBodyBytes,
+                    signal: opts.signal,
+                    onCall: (c) =>
+                      record(n, Date.now() - c.ms, { method: 'POST', target: c.path }, c.decision, c.status, {
+                        route: 'grpc-call',
+                        ...(c.rule ? { rule: c.rule } : {}),
+                        ...(c.message ? { message: c.message } : {}),
+                      }),
+                  })
+              : undefined,
         });
       } catch (e) {
         if (status === 0) {

@@ -63,6 +63,11 @@ export interface TunnelOptions {
   onHead?: (head: ResponseHead) => void;
   /** ms to wait for the daemon's response head */
   headTimeoutMs?: number;
+  /**
+   * After the daemon's switch, run this instead of splicing bytes (the /grpc h2c proxy): the head is already
+   * relayed, the bytes read past either side's head are put back (unshift) for it to read.
+   */
+  onSwitch?: ((client: Duplex, upstream: Duplex) => Promise<void>) | undefined;
 }
 
 const RAW_TYPES = /^application\/vnd\.docker\.(raw-stream|multiplexed-stream)/i;
@@ -125,6 +130,13 @@ export async function runTunnel(o: TunnelOptions): Promise<TunnelResult> {
   const rawHead = buf.subarray(0, head.headBytes);
   const after = buf.subarray(head.headBytes);
 
+  if (isSwitch(head) && o.onSwitch) {
+    client.write(rawHead);
+    if (after.length) upstream.unshift(after);
+    if (o.clientLeftover.length) client.unshift(o.clientLeftover);
+    await o.onSwitch(client, upstream);
+    return { status: head.status, spliced: true };
+  }
   if (isSwitch(head)) {
     if (o.clientLeftover.length) upstream.write(o.clientLeftover);
     client.write(rawHead);

@@ -21,12 +21,14 @@ test('every rule id the decider uses is in the catalog', () => {
   const files = [
     ...['match.ts', 'decide.ts', 'ownership.ts', 'policy-file.ts'].map((f) => readFileSync(new URL(f, guard), 'utf8')),
     ...sources(new URL('rules/', guard)),
+    ...sources(new URL('grpc/', guard)),
   ];
   const used = new Set<string>();
   for (const text of files) {
     for (const m of text.matchAll(/(?:denied|refuse)\(\s*'([a-z0-9-]+)'/g)) used.add(m[1] ?? '');
     for (const m of text.matchAll(/deny\(\s*\d{3},\s*'([a-z0-9-]+)'/g)) used.add(m[1] ?? '');
     for (const m of text.matchAll(/rule: '([a-z0-9-]+)'/g)) used.add(m[1] ?? '');
+    for (const m of text.matchAll(/grpcDenial\(\s*'([a-z0-9-]+)'/g)) used.add(m[1] ?? '');
   }
   assert.ok(used.size > 30, `found only ${used.size} rule ids`);
   const unknown = [...used].filter((id) => !(id in RULES));

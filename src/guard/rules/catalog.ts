@@ -47,7 +47,12 @@ export const RULES = {
   'no-swarm': 'swarm, services, nodes, tasks, secrets, configs',
   'no-checkpoint': 'checkpoint endpoints (experimental, CRIU)',
   'no-debug': 'the daemon debug endpoints',
-  'no-grpc': 'BuildKit /grpc control API (its entitlements cannot be inspected)',
+  'grpc-method': 'a gRPC method over /grpc that is not in the guard\'s table (BuildKit Control, LLBBridge, health, traces)',
+  'grpc-unreadable': 'a checked gRPC message the guard cannot read exactly (unknown or repeated fields, compressed, oversized)',
+  'build-entitlement': 'a BuildKit solve asking for entitlements (network.host, security.insecure, device) or a proxy network',
+  'build-frontend': 'a BuildKit frontend other than dockerfile.v0 and gateway.v0',
+  'build-exporter': 'a BuildKit exporter type the guard does not know, or a daemon-derived image name (dangling-name-prefix)',
+  'build-container': 'BuildKit gateway containers (NewContainer, ExecProcess: interactive build debugging)',
   'system-wide': 'endpoints acting on the whole daemon (build cache prune, removing a predefined network)',
 } as const;
 
