@@ -56,12 +56,20 @@ export function encodeGrpcMessage(s: string): string {
   return out;
 }
 
-function endToEnd(h: http2.IncomingHttpHeaders, keepStatus: boolean): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+/**
+ * End-to-end headers from the raw header list: a repeated header stays a list of values (node's header object would
+ * join them with ", ": BuildKit's session lists the methods it exposes in repeated x-docker-expose-session-grpc-method
+ * headers, and one joined value matches none).
+ */
+function endToEnd(raw: readonly string[], keepStatus: boolean): http2.OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = (raw[i] as string).toLowerCase();
+    const v = raw[i + 1] as string;
+    if (HOP_BY_HOP.has(k)) continue;
     if (k.startsWith(':') && !(keepStatus && k === ':status')) continue;
-    out[k] = v;
+    const cur = out[k];
+    out[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
   }
   return out;
 }
@@ -111,9 +119,9 @@ export function runGrpcProxy(o: GrpcProxyOptions): Promise<void> {
         else kill();
       });
     });
-    server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
       stream.on('error', noop);
-      void onStream(o, up, stream, headers).catch(() => {
+      void onStream(o, up, stream, headers, raw).catch(() => {
         if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
       });
     });
@@ -121,7 +129,13 @@ export function runGrpcProxy(o: GrpcProxyOptions): Promise<void> {
   });
 }
 
-async function onStream(o: GrpcProxyOptions, up: http2.ClientHttp2Session, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+async function onStream(
+  o: GrpcProxyOptions,
+  up: http2.ClientHttp2Session,
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+): Promise<void> {
   const started = Date.now();
   const path = String(headers[':path'] ?? '');
   const record = (r: Omit<GrpcCallRecord, 'path' | 'ms'>) => o.onCall({ path, ms: Date.now() - started, ...r });
@@ -186,7 +200,7 @@ async function onStream(o: GrpcProxyOptions, up: http2.ClientHttp2Session, strea
 
   let upReq: http2.ClientHttp2Stream;
   try {
-    upReq = up.request({ ...endToEnd(headers, false), ':method': 'POST', ':path': path }, { endStream: false });
+    upReq = up.request({ ...endToEnd(rawHeaders, false), ':method': 'POST', ':path': path }, { endStream: false });
   } catch (e) {
     record({ decision: 'error', status: 502, message: (e as Error).message });
     stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': 'nestling guard: the engine connection is closed' }, { endStream: true });
@@ -206,25 +220,25 @@ async function onStream(o: GrpcProxyOptions, up: http2.ClientHttp2Session, strea
   else stream.pipe(upReq);
 
   // response direction
-  let trailers: http2.IncomingHttpHeaders | undefined;
-  upReq.once('response', (h) => {
+  let trailers: http2.OutgoingHttpHeaders | undefined;
+  upReq.once('response', (h: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
     logOnce(200);
     if (stream.destroyed) return;
     if (h['grpc-status'] !== undefined) {
       // trailers-only: the status travels in the only HEADERS frame
-      stream.respond(endToEnd(h, true), { endStream: true });
+      stream.respond(endToEnd(raw, true), { endStream: true });
       upReq.resume();
       return;
     }
-    stream.respond(endToEnd(h, true), { waitForTrailers: true });
+    stream.respond(endToEnd(raw, true), { waitForTrailers: true });
     upReq.pipe(stream);
   });
-  upReq.once('trailers', (t) => {
-    trailers = t;
+  upReq.once('trailers', (_t, _flags, raw: string[]) => {
+    trailers = endToEnd(raw, false);
   });
   stream.once('wantTrailers', () => {
     stream.sendTrailers(
-      trailers ? endToEnd(trailers, false) : { 'grpc-status': String(GRPC_INTERNAL), 'grpc-message': 'nestling guard: the engine ended the call without a status' },
+      trailers ?? { 'grpc-status': String(GRPC_INTERNAL), 'grpc-message': 'nestling guard: the engine ended the call without a status' },
     );
   });
   // a cancel on either side cancels the other

@@ -6,7 +6,8 @@
 import net from 'node:net';
 import http2 from 'node:http2';
 import { createHash } from 'node:crypto';
-import { writeFields, type WireField } from '../../../src/guard/grpc/proto.js';
+import { Duplex } from 'node:stream';
+import { readFields, writeFields, type WireField } from '../../../src/guard/grpc/proto.js';
 
 export interface GrpcConn {
   session: http2.ClientHttp2Session;
@@ -203,3 +204,74 @@ export const LIST_WORKERS = '/moby.buildkit.v1.Control/ListWorkers';
 export const DISK_USAGE = '/moby.buildkit.v1.Control/DiskUsage';
 export const PRUNE = '/moby.buildkit.v1.Control/Prune';
 export const STATUS = '/moby.buildkit.v1.Control/Status';
+
+/**
+ * A BuildKit session (Control.Session): the client's side of a bidirectional stream of BytesMessage carrying a
+ * second HTTP/2 connection on which the *daemon* is the gRPC client (it calls the methods the session exposes:
+ * FileSync, Auth, health). `answer` gets each call the daemon makes and returns the gRPC status to end it with
+ * (and optional response messages).
+ */
+export function openSession(
+  c: GrpcConn,
+  id: string,
+  methods: string[],
+  answer: (path: string) => { code: number; messages?: Buffer[] },
+): { calls: string[]; close(): void } {
+  const calls: string[] = [];
+  const req = c.session.request({
+    ':method': 'POST',
+    ':path': '/moby.buildkit.v1.Control/Session',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'x-docker-expose-session-uuid': id,
+    'x-docker-expose-session-name': 'nestling-test',
+    'x-docker-expose-session-sharedkey': 'nestling-test',
+    'x-docker-expose-session-grpc-method': methods,
+  });
+  req.on('error', () => undefined);
+  let pending = Buffer.alloc(0);
+  const inner = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      const msg = pb([[1, chunk]]);
+      const h = Buffer.alloc(5);
+      h.writeUInt32BE(msg.length, 1);
+      req.write(Buffer.concat([h, msg]), cb);
+    },
+    final(cb) {
+      req.end();
+      cb();
+    },
+  });
+  req.on('data', (d: Buffer) => {
+    pending = Buffer.concat([pending, d]);
+    while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+      const n = pending.readUInt32BE(1);
+      const msg = pending.subarray(5, 5 + n);
+      pending = pending.subarray(5 + n);
+      // BytesMessage { bytes data = 1 }
+      const f = readFields(msg, 'BytesMessage').find((x) => x.no === 1);
+      if (f?.bytes?.length) inner.push(Buffer.from(f.bytes));
+    }
+  });
+  req.on('end', () => inner.push(null));
+  const server = http2.createServer();
+  server.on('sessionError', () => undefined);
+  server.on('stream', (s, headers) => {
+    s.on('error', () => undefined);
+    const path = String(headers[':path']);
+    calls.push(path);
+    const a = answer(path);
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    s.once('wantTrailers', () => s.sendTrailers({ 'grpc-status': String(a.code) }));
+    for (const m of a.messages ?? []) {
+      const h = Buffer.alloc(5);
+      h.writeUInt32BE(m.length, 1);
+      s.write(Buffer.concat([h, m]));
+    }
+    s.resume();
+    s.end();
+  });
+  server.emit('connection', inner);
+  return { calls, close: () => req.close() };
+}

@@ -18,6 +18,7 @@ import {
   filesDefinition,
   LIST_WORKERS,
   openGrpc,
+  openSession,
   pb,
   PRUNE,
   SOLVE,
@@ -257,6 +258,23 @@ describe('guard: BuildKit /grpc', () => {
     req.close(http2.constants.NGHTTP2_CANCEL);
     await new Promise<void>((r) => req.once('close', () => r()));
     // the connection still serves calls
+    assert.equal((await call(viaGuard, LIST_WORKERS, Buffer.alloc(0))).code, 0);
+  });
+  it('a session (Control.Session, bidirectional): the daemon calls back into the client through the guard', async () => {
+    const id = `${prefix}sess`.replace(/[^a-z0-9]/g, '');
+    const diffCopy = '/moby.filesync.v1.FileSync/DiffCopy';
+    const health = '/grpc.health.v1.Health/Check';
+    // the client exposes FileSync; it answers UNIMPLEMENTED (12): the build fails, after the daemon asked for the
+    // Dockerfile over the session, which is what this test is about
+    const s = openSession(viaGuard, id, [diffCopy, health], (path) => (path === health ? { code: 0, messages: [Buffer.from([0x08, 0x01])] } : { code: 12 }));
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const r = await call(viaGuard, SOLVE, solveRequest({ ref: ref(), frontend: 'dockerfile.v0', exporter: 'moby', exporterAttrs: { name: `${prefix}-own:1` }, extra: [[5, id]] }));
+      assert.notEqual(r.code, 0);
+      assert.ok(s.calls.includes(diffCopy), `the daemon's calls over the session: ${JSON.stringify(s.calls)}; solve: ${r.message}`);
+    } finally {
+      s.close();
+    }
     assert.equal((await call(viaGuard, LIST_WORKERS, Buffer.alloc(0))).code, 0);
   });
 });
