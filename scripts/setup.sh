@@ -23,6 +23,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # A systemd-less machine: the package's service is not running; nestling starts its own private daemon.
 
+# buildx (the docker CLI plugin that speaks BuildKit's /grpc API) for the guard's client tests: Debian 12 has no
+# package for it, Debian 13's docker-buildx is a static binary. Downloaded with a private apt state (the host's apt
+# sources and packages are not changed), signature-checked by apt, and only extracted: nothing is installed.
+BUILDX_DIR="${NESTLING_TOOLS_DIR:-/var/cache/nestling-test/tools}/cli-plugins"
+if [ ! -x "$BUILDX_DIR/docker-buildx" ] && [ "$(id -u)" = 0 ]; then
+  echo "setup: fetching docker-buildx from Debian 13 (trixie)" >&2
+  work=$(mktemp -d)
+  mkdir -p "$work/lists/partial" "$work/archives/partial" "$BUILDX_DIR"
+  echo "deb http://deb.debian.org/debian trixie main" > "$work/sources.list"
+  apt_private=(-qq -o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+               -o Dir::State::Lists="$work/lists" -o Dir::Cache::Archives="$work/archives" -o APT::Sandbox::User=root)
+  if apt-get "${apt_private[@]}" update >/dev/null && (cd "$work" && apt-get "${apt_private[@]}" download docker-buildx >/dev/null); then
+    dpkg-deb -x "$work"/docker-buildx_*.deb "$work/x"
+    install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/docker-buildx" "$BUILDX_DIR/docker-buildx"
+  else
+    echo "setup: could not fetch docker-buildx (the buildx client tests will fail in CI)" >&2
+  fi
+  rm -rf "$work"
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
