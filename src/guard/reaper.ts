@@ -6,10 +6,13 @@
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
 import { Labels } from '../util/labels.js';
+import { DEFAULT_PIN_DIR, releasePins } from './pins.js';
 
 export interface ReapOptions {
   /** also remove images carrying the owner label (images the job built or committed) */
   images?: boolean | undefined;
+  /** where the guard keeps bind pins (pins.ts; default /run/nestling/pins); false: leave pins alone */
+  pinDir?: string | false | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -21,6 +24,8 @@ export interface ReapReport {
   images: string[];
   /** objects that could not be removed, with the engine's reason */
   errors: { kind: string; id: string; message: string }[];
+  /** bind pins released (unmounted) once the containers were gone; absent when there were none */
+  pins?: number;
   ms: number;
 }
 
@@ -67,6 +72,13 @@ export async function reapOwner(engine: Engine, owner: string, opts: ReapOptions
     for (const i of is) {
       await attempt('image', i.Id, report.images, () => engine.call({ method: 'DELETE', path: `/images/${i.Id}`, query: { force: true }, signal }));
     }
+  }
+  if (opts.pinDir !== false && process.getuid?.() === 0) {
+    const n = await releasePins(opts.pinDir ?? DEFAULT_PIN_DIR, owner).catch((e: unknown) => {
+      report.errors.push({ kind: 'pin', id: owner, message: String(e) });
+      return 0;
+    });
+    if (n > 0) report.pins = n;
   }
   report.ms = Date.now() - started;
   return report;

@@ -35,6 +35,8 @@ import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
 import { runGrpcProxy } from './grpc/proxy.js';
+import { DEFAULT_PIN_DIR, probePins } from './pins.js';
+import { cleanHostPath, isPathWithin } from './path-rewrite.js';
 import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
 import { pumpImageLoad } from './image-load.js';
@@ -87,6 +89,12 @@ export interface GuardOptions {
   reapOnExit?: boolean | undefined;
   /** with reapOnExit: images too */
   reapImages?: boolean | undefined;
+  /**
+   * Where bind pins are kept (pins.ts; default /run/nestling/pins): checked bind sources are mounted from a
+   * descriptor at each start, closing the symlink-swap race. false: no pins. Without root (or mounts) the guard
+   * runs without them and logs why.
+   */
+  pinDir?: string | false | undefined;
   /** serve TLS on a tcp listener, requiring client certificates */
   tls?: GuardTlsOptions | undefined;
   /** listen on a non-loopback tcp address (refused unless set) */
@@ -328,6 +336,16 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     selfSockets,
     signal: opts.signal,
   };
+  if (opts.pinDir !== false) {
+    const base = opts.pinDir ?? DEFAULT_PIN_DIR;
+    const inReach = policy.allowBind.some((d) => isPathWithin(base, cleanHostPath(d)) || isPathWithin(cleanHostPath(d), base));
+    const p = inReach ? `${base} is inside an allowed bind dir (or holds one)` : await probePins(base, opts.owner);
+    if (typeof p === 'string') {
+      if (policy.allowBind.length > 0 || (opts.mappings?.length ?? 0) > 0) {
+        log.log('warn', `bind pins unavailable (${p}): a symlink swapped into an allowed dir between the start check and the daemon's mount can still win (docs/policy.md)`);
+      }
+    } else ctx.pins = p;
+  }
   const conns = new Set<ConnState>();
   let reqCounter = 0;
   let closing = false;
@@ -734,7 +752,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       let report: ReapReport | undefined;
       if (opts.reapOnExit) {
         try {
-          report = await reapOwner(new Engine(upstream), opts.owner, { images: opts.reapImages });
+          report = await reapOwner(new Engine(upstream), opts.owner, { images: opts.reapImages, pinDir: opts.pinDir });
           log.log('info', `reaped owner ${opts.owner}: ${report.containers.length} containers, ${report.networks.length} networks, ${report.volumes.length} volumes, ${report.images.length} images`);
         } catch (e) {
           log.log('error', `reaping owner ${opts.owner} failed: ${String(e)}`);

@@ -7,6 +7,7 @@
  * Change this file only with both halves in mind.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { BindPinner } from './pins.js';
 
 /** How a route's request and response move. */
 export type RouteKind =
@@ -123,6 +124,11 @@ export interface DecideContext {
    * same owner's guarded API, not the engine (what Testcontainers' Ryuk and other socket-mounting helpers need).
    */
   selfSockets?: readonly string[] | undefined;
+  /**
+   * Bind pins (pins.ts): when set, checked host paths are forwarded as pin paths and mounted from a descriptor at
+   * each start, so a symlink swapped in after the check cannot redirect the daemon's mount.
+   */
+  pins?: BindPinner | undefined;
   signal?: AbortSignal | undefined;
 }
 

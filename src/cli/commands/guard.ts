@@ -41,6 +41,8 @@ interface GuardFlags extends PolicyFlags, UpstreamFlags {
   tlsCa?: string;
   stopOnStdinEof?: boolean;
   quiet?: boolean;
+  pinDir?: string;
+  pins: boolean;
 }
 
 interface CheckFlags extends PolicyFlags, UpstreamFlags {
@@ -83,6 +85,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--job-network <name>', 'the per-job network containers join by default')
     .option('--reap-on-exit', 'remove everything the owner owns when the guard stops')
     .option('--reap-images', 'with --reap-on-exit: remove the owner\'s images too')
+    .option('--pin-dir <dir>', 'where bind sources are pinned (mounted from a descriptor at each start; default /run/nestling/pins)')
+    .option('--no-pins', 'do not pin bind sources (a symlink swapped in between the start check and the mount can win)')
     .option('--log-format <format>', 'audit log format on stderr: text or json', 'text')
     .option('--dry-run', 'DANGEROUS: log what would be refused and forward it anyway (policy development only)')
     .option('--learn <file>', 'record what the job needed and write a least-privilege policy file on exit')
@@ -223,6 +227,7 @@ async function runGuard(ctx: CliContext, flags: GuardFlags, cmd: Command): Promi
     dryRun: flags.dryRun,
     reapOnExit: flags.reapOnExit,
     reapImages: flags.reapImages,
+    pinDir: flags.pins === false ? false : flags.pinDir,
     allowNonLoopback: flags.listenAny,
     tls,
     decide,

@@ -465,6 +465,10 @@ describe('Control.Solve: LLB definitions', () => {
     );
   });
 
+  it('a BuildOp (a nested build the daemon reads from a file) is refused (build-frontend)', async () => {
+    deniedBy(await solve(req(ld(2, definition(writeFields([ld(5, Buffer.alloc(0))]))))), 'build-frontend');
+  });
+
   it('every occurrence is read: a second Meta, ExecOp, op or cgroupParent carrying the bad value is refused', async () => {
     const good = meta();
     const bad = meta('evil.slice');

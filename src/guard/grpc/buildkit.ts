@@ -104,6 +104,8 @@ function all(buf: Buffer, no: number, where: string): Buffer[] {
 function checkDefinition(def: Buffer, field: string, ctx: DecideContext): GrpcDenial | undefined {
   const forced = ctx.policy.defaults.cgroupParent ?? '';
   for (const op of all(def, 1, field)) {
+    // BuildOp: a definition read from a file the build made, solved inside the daemon where the guard cannot see it
+    if (all(op, 5, `${field}.Op`).length > 0) return grpcDenial('build-frontend', `${field}.Op.build`, '(a nested build)');
     for (const exec of all(op, 2, `${field}.Op`)) {
       for (const meta of all(exec, 1, `${field}.Op.exec`)) {
         for (const cg of all(meta, 10, `${field}.Op.exec.meta`)) {

@@ -344,6 +344,9 @@ describe('decodeMessage', () => {
       assert.deepEqual(decode(writeFields([ld(2, b)])).get('b'), b);
       assert.deepEqual(decode(writeFields([entry(8, 'k', b)])).get('mm'), new Map([['k', b]]));
     }
+    // a leading byte-order mark is part of the string (Go keeps it): read and re-encoded as sent
+    const bom = decode(writeFields([ld(1, B(0xef, 0xbb, 0xbf, 0x61))]));
+    assert.equal(bom.get('s'), '\ufeffa');
     // 4-byte sequences and U+10FFFF are valid
     assert.equal(
       decode(writeFields([ld(1, B(0xf4, 0x8f, 0xbf, 0xbf, 0xf0, 0x9f, 0x98, 0x80))])).get('s'),

@@ -122,7 +122,8 @@ export type FieldValue = string | Buffer | boolean | bigint | string[] | Buffer[
 /** A decoded message: field name => value; absent fields are absent (proto3 defaults). */
 export type Message = Map<string, FieldValue>;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string, as Go reads it
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function str(b: Buffer, where: string): string {
   try {
     return utf8.decode(b);

@@ -304,9 +304,11 @@ async function checkRestartWithHostPaths(hc: GoObject, req: RuleRequest): Promis
   const { route } = req;
   const name = restartName(hc);
   const binds = Array.isArray(hc.Binds) ? (hc.Binds as unknown[]) : [];
+  // a pinned source is named by the host path it stands for
+  const shown = async (p: string) => (req.ctx.pins ? ((await req.ctx.pins.realOf(p)) ?? p) : p);
   for (const b of binds) {
     const src = typeof b === 'string' ? (parseBind(b)?.source ?? '') : '';
-    if (src.startsWith('/')) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${src})`, route);
+    if (src.startsWith('/')) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${await shown(src)})`, route);
     if (src !== '' && (await hostDeviceOf(src, req))) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the o=bind volume ${src})`, route);
   }
   const mounts = Array.isArray(hc.Mounts) ? (hc.Mounts as unknown[]) : [];
@@ -314,7 +316,7 @@ async function checkRestartWithHostPaths(hc: GoObject, req: RuleRequest): Promis
     const mo = asObject(m as never);
     const type = asString(mo?.Type);
     const src = asString(mo?.Source);
-    if (type === 'bind') return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${src})`, route);
+    if (type === 'bind') return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the bind ${await shown(src)})`, route);
     if (type === 'volume' && src !== '' && (await hostDeviceOf(src, req))) return denied('restart-host-path', 'HostConfig.RestartPolicy.Name', `${name} (with the o=bind volume ${src})`, route);
   }
   return undefined;
@@ -339,10 +341,18 @@ async function checkHostSourcesAgain(req: RuleRequest, id: string): Promise<Deni
   if (!sources?.length) return undefined;
   for (const s of sources) {
     const clean = cleanHostPath(s.path);
-    const resolved = cleanHostPath(await ctx.resolveHostPath(clean));
-    if (resolved !== clean) return denied('bind-swapped', s.field, `${s.path} (now resolves to ${resolved})`, route);
-    const d = await checkHostSource(clean, s.field, ctx, route, []);
+    // a pinned source: the host path it stands for is checked, then mounted onto the pin from a descriptor
+    const real = ctx.pins ? await ctx.pins.realOf(clean) : undefined;
+    const path = real ?? clean;
+    const resolved = cleanHostPath(await ctx.resolveHostPath(path));
+    if (resolved !== path) return denied('bind-swapped', s.field, `${path} (now resolves to ${resolved})`, route);
+    const d = await checkHostSource(path, s.field, ctx, route, [], { pin: false });
     if (isDenial(d)) return d;
+    if (real !== undefined && ctx.pins) {
+      const why = await ctx.pins.pin(clean, real);
+      if (why) return denied('bind-swapped', s.field, `${real} (${why})`, route);
+      req.notes.push(`pinned ${real} at ${clean}`);
+    }
   }
   return undefined;
 }

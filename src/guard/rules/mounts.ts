@@ -29,7 +29,14 @@ async function allowedRoots(ctx: DecideContext): Promise<string[]> {
  * Checks one host source. Returns the host path to forward (mapped, cleaned and symlink-resolved) or a denial.
  * Both the lexical and the resolved path must be inside an allowed dir.
  */
-export async function checkHostSource(src: string, field: string, ctx: DecideContext, route: RouteDef, notes: string[]): Promise<string | Denial> {
+export async function checkHostSource(
+  src: string,
+  field: string,
+  ctx: DecideContext,
+  route: RouteDef,
+  notes: string[],
+  opts: { pin?: boolean } = {},
+): Promise<string | Denial> {
   if (!src.startsWith('/')) return denied('bind-outside-allowlist', field, src, route);
   const clean = cleanHostPath(src);
   const mapped = mapJobPath(clean, ctx.mappings).path;
@@ -41,6 +48,11 @@ export async function checkHostSource(src: string, field: string, ctx: DecideCon
   const roots = await allowedRoots(ctx);
   if (!roots.some((r) => isPathWithin(resolved, r)) || !roots.some((r) => isPathWithin(mapped, r))) {
     return denied('bind-outside-allowlist', field, resolved, route);
+  }
+  if (ctx.pins && opts.pin !== false) {
+    const p = await ctx.pins.reserve(resolved);
+    notes.push(`bind ${src} -> ${resolved} (pinned as ${p})`);
+    return p;
   }
   if (resolved !== src) notes.push(`bind ${src} -> ${resolved}`);
   return resolved;
