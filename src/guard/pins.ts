@@ -161,9 +161,10 @@ export async function releasePins(base: string, owner: string): Promise<number> 
   for (const e of entries) {
     const p = join(root, e);
     if (e.endsWith('.src')) continue;
-    if (await isMountPoint(p)) {
+    // two starts racing the first pin can stack two mounts: unmount until none is left
+    for (let i = 0; i < 8 && (await isMountPoint(p)); i++) {
       await run('umount', ['-l', p]).catch(() => undefined);
-      n++;
+      if (i === 0) n++;
     }
   }
   // placeholders are empty: removed without recursion, so nothing still mounted can be reached

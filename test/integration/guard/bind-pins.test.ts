@@ -107,6 +107,30 @@ describe('guard: bind pins', () => {
     }
   });
 
+  it('an o=bind volume device is pinned too (two-sided)', async () => {
+    const results: Record<string, string> = {};
+    for (const [label, g] of [
+      ['pinned', pinned],
+      ['unpinned', unpinned],
+    ] as const) {
+      const dir = jobDir(`vol-${label}`);
+      const vol = `${prefix}-vol-${label}`;
+      const v = await docker(g.url, ['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${dir}`, vol]);
+      assert.equal(v.code, 0, v.stderr);
+      cleanup.add('volume', vol);
+      const c = await docker(g.url, ['create', '-v', `${vol}:/x`, IMG, 'cat', '/x/token']);
+      assert.equal(c.code, 0, c.stderr);
+      const id = c.stdout.trim();
+      cleanup.add('container', id);
+      const first = await docker(g.url, ['start', '-a', id]);
+      assert.equal(first.stdout.trim(), 'JOB', first.stderr);
+      swap(dir);
+      results[label] = (await docker(d.url, ['start', '-a', id])).stdout.trim();
+    }
+    assert.equal(results.pinned, 'JOB');
+    assert.equal(results.unpinned, 'HOST-SECRET');
+  });
+
   it('a missing bind source is created (as the daemon would) and pinned', async () => {
     const dir = join(allowed, 'later', 'out');
     const r = await docker(pinned.url, ['run', '--rm', '-v', `${dir}:/out`, IMG, 'sh', '-c', 'echo made > /out/f']);
