@@ -152,6 +152,17 @@ export class EngineOracle implements OwnershipOracle {
     return ins ? (ins.labels ?? {}) : undefined;
   }
 
+  async imageExposedPorts(ref: string, signal?: AbortSignal): Promise<string[] | undefined> {
+    let j: { Config?: { ExposedPorts?: Record<string, unknown> | null } | null };
+    try {
+      j = await this.#engine.json({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, signal });
+    } catch (err) {
+      if (err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 400)) return undefined;
+      throw err;
+    }
+    return Object.keys(j.Config?.ExposedPorts ?? {});
+  }
+
   async volumeBindDevice(name: string, signal?: AbortSignal): Promise<string | undefined> {
     if (name === '' || name.includes('\0')) return undefined;
     let v: { Driver?: string; Options?: Record<string, string> | null };

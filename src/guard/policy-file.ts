@@ -42,6 +42,7 @@ export const PolicyFileSchema = z
         nanoCpus: z.int().positive().optional().describe('per-container CPU limit, 1e9 = one CPU'),
         pidsLimit: z.int().positive().optional().describe('per-container pids limit'),
         containersPerJob: z.int().positive().optional().describe('containers one job may have at once (every state counts)'),
+        publishedPorts: z.int().positive().max(65535).optional().describe('host ports one container may publish (default 1024)'),
         jobMemoryBytes: z.int().positive().optional().describe('sum of the memory limits of one job\'s containers, bytes (needs memoryBytes)'),
         jobNanoCpus: z.int().positive().optional().describe('sum of the CPU limits of one job\'s containers, 1e9 = one CPU (needs nanoCpus)'),
         jobPidsLimit: z.int().positive().optional().describe('sum of the pids limits of one job\'s containers (needs pidsLimit)'),

@@ -84,6 +84,8 @@ export interface OwnershipOracle {
    * (rule bind-swapped); without it, starting a container that binds host paths is refused.
    */
   hostSources?(containerId: string, signal?: AbortSignal): Promise<HostSource[] | undefined>;
+  /** Optional: the exposed ports of an image (`80/tcp` ...; undefined: no such image), for `-P`. */
+  imageExposedPorts?(ref: string, signal?: AbortSignal): Promise<string[] | undefined>;
   /** Optional: the labels of an image (undefined: no such image). */
   imageLabels?(ref: string, signal?: AbortSignal): Promise<Record<string, string> | undefined>;
   /** Optional: the host directory a `local` volume mounts with o=bind (undefined: none, or no such volume). */
@@ -148,6 +150,8 @@ export interface EffectivePolicy {
     nanoCpus?: number | undefined;
     pidsLimit?: number | undefined;
     containersPerJob?: number | undefined;
+    /** host ports one container may publish (default 1024): each is a listener on the host */
+    publishedPorts?: number | undefined;
     /** sums over the owner's containers (all states); each needs its per-container quota */
     jobMemoryBytes?: number | undefined;
     jobNanoCpus?: number | undefined;

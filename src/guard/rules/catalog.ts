@@ -31,7 +31,7 @@ export const RULES = {
   'oom-score-adj': 'a negative HostConfig.OomScoreAdj',
   'log-driver': 'HostConfig.LogConfig.Type other than json-file, local, none',
   'host-port': 'published host ports below 1024 or outside the policy hostPorts ranges',
-  'quota': 'Memory, NanoCpus, PidsLimit beyond the policy quotas',
+  'quota': 'Memory, NanoCpus, PidsLimit beyond the policy quotas; more published host ports than quotas.publishedPorts (default 1024)',
   'forced-user': 'a user other than the policy defaults.user',
   'exec-privileged': 'a privileged exec',
   'reserved-label': 'labels under io.nestling.* set by the job',

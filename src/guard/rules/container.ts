@@ -12,7 +12,7 @@ import { checkHostSource, checkMounts, labelAnonymousVolumes, parseBind } from '
 import { cleanHostPath } from '../path-rewrite.js';
 import { LABEL_PREFIX, Labels } from '../../util/labels.js';
 import { checkNamespaces } from './namespaces.js';
-import { checkHostPorts } from './ports.js';
+import { checkHostPorts, checkPublishedCount, countBindings } from './ports.js';
 import { checkCaps, checkMaskedPaths, checkOomScoreAdj, checkPrivileged, checkSecurityOpts } from './privilege.js';
 import { applyQuotas, checkJobQuotas } from './quotas.js';
 import type { HandlerResult, RuleRequest } from './request.js';
@@ -44,6 +44,22 @@ export function applyForcedUser(obj: GoObject, forced: string | undefined, field
 }
 
 const SPECIAL_NETWORKS = new Set(['', 'default', 'bridge', 'none']);
+
+/**
+ * `-P` publishes every exposed port (the request's and the image's) on an ephemeral host port: counted against the
+ * published-ports quota with the explicit bindings.
+ */
+async function checkPublishAll(body: GoObject, hc: GoObject, req: RuleRequest): Promise<Denial | undefined> {
+  if (hc.PublishAllPorts !== true) return undefined;
+  const exposed = new Set<string>(Object.keys(asObject(body.ExposedPorts) ?? {}));
+  if (req.ctx.oracle.imageExposedPorts && typeof body.Image === 'string' && body.Image !== '') {
+    for (const k of (await req.ctx.oracle.imageExposedPorts(body.Image, req.ctx.signal)) ?? []) exposed.add(k);
+  }
+  // ports with explicit bindings use those (counted there); each other exposed port gets an ephemeral one
+  const bindings = asObject(hc.PortBindings) ?? {};
+  const unbound = [...exposed].filter((k) => !(k in bindings)).length;
+  return checkPublishedCount(countBindings(hc) + unbound, 'HostConfig.PublishAllPorts', req.ctx.policy, req.route);
+}
 
 /** User-defined networks named by NetworkMode or NetworkingConfig must be owned; the default may be rewritten. */
 async function checkNetworks(body: GoObject, hc: GoObject, req: RuleRequest): Promise<Denial | undefined> {
@@ -118,7 +134,11 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
   const u = applyForcedUser(body, ctx.policy.defaults.user, 'User', route);
   if (u) return u;
   const d =
-    (await checkHostConfig(hc, req)) ?? (await checkNetworks(body, hc, req)) ?? (await checkJobQuotas(hc, ctx, route)) ?? (await checkRestartWithHostPaths(hc, req));
+    (await checkHostConfig(hc, req)) ??
+    (await checkNetworks(body, hc, req)) ??
+    (await checkJobQuotas(hc, ctx, route)) ??
+    (await checkRestartWithHostPaths(hc, req)) ??
+    (await checkPublishAll(body, hc, req));
   if (d) return d;
   // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on an
   // image the job built or pulled would make the job's container look like part of some nestling run to the run
