@@ -121,12 +121,50 @@ class Pinner implements BindPinner {
 }
 
 /**
+ * The mount namespace question: a pin is a mount the *daemon* must see. True when the process listening on the
+ * engine's unix socket is visible here and lives in this mount namespace (the guard on the daemon's host). Found
+ * from /proc/net/unix (the socket's inode) and the fds of /proc/<pid>. Anything else (a tcp engine, a daemon in
+ * another container or pid namespace, rootless dockerd in its own mount namespace) answers with the reason.
+ */
+export async function daemonMountNamespace(socketPath: string | undefined): Promise<true | string> {
+  if (!socketPath) return 'the engine is not a local unix socket';
+  const table = await fsp.readFile('/proc/net/unix', 'utf8').catch(() => '');
+  const inodes = new Set<string>();
+  // the daemon may have bound another spelling of the path (/var/run is a link to /run on Debian)
+  const want = await fsp.realpath(socketPath).catch(() => socketPath);
+  const bases = [socketPath, want].map((p) => p.slice(p.lastIndexOf('/')));
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Num RefCount Protocol Flags Type St Inode Path; flags 00010000 = listening
+    const path = f[7] ?? '';
+    if (f[3] !== '00010000' || !bases.some((b) => path.endsWith(b))) continue;
+    if (path === socketPath || path === want || (await fsp.realpath(path).catch(() => '')) === want) inodes.add(f[6] ?? '');
+  }
+  if (inodes.size === 0) return `no process listening on ${socketPath} is visible here`;
+  const self = await fsp.readlink('/proc/self/ns/mnt').catch(() => '');
+  const pids = (await fsp.readdir('/proc').catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    const fds = await fsp.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const l = await fsp.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const m = /^socket:\[(\d+)\]$/.exec(l);
+      if (!m || !inodes.has(m[1] ?? '')) continue;
+      const ns = await fsp.readlink(`/proc/${pid}/ns/mnt`).catch(() => '');
+      return ns !== '' && ns === self ? true : `the engine (pid ${pid}) runs in another mount namespace`;
+    }
+  }
+  return `the process listening on ${socketPath} is not visible here (another pid namespace)`;
+}
+
+/**
  * Opens the pin directory of an owner after proving that pins work here (a bind mount from a descriptor, as pin()
  * does). Returns a reason when they do not (not root, no mount, another mount namespace's view of the files).
  */
-export async function probePins(base: string, owner: string): Promise<BindPinner | string> {
+export async function probePins(base: string, owner: string, engineSocket: string | undefined): Promise<BindPinner | string> {
   if (process.platform !== 'linux') return 'pins need Linux';
   if (process.getuid?.() !== 0) return 'pins need root (bind mounts)';
+  const ns = await daemonMountNamespace(engineSocket);
+  if (ns !== true) return ns;
   const root = ownerPinDir(base, owner);
   const probe = join(root, `.probe-${randomBytes(4).toString('hex')}`);
   try {

@@ -339,7 +339,9 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   if (opts.pinDir !== false) {
     const base = opts.pinDir ?? DEFAULT_PIN_DIR;
     const inReach = policy.allowBind.some((d) => isPathWithin(base, cleanHostPath(d)) || isPathWithin(cleanHostPath(d), base));
-    const p = inReach ? `${base} is inside an allowed bind dir (or holds one)` : await probePins(base, opts.owner);
+    const p = inReach
+      ? `${base} is inside an allowed bind dir (or holds one)`
+      : await probePins(base, opts.owner, upstream.kind === 'unix' ? upstream.socketPath : undefined);
     if (typeof p === 'string') {
       if (policy.allowBind.length > 0 || (opts.mappings?.length ?? 0) > 0) {
         log.log('warn', `bind pins unavailable (${p}): a symlink swapped into an allowed dir between the start check and the daemon's mount can still win (docs/policy.md)`);
