@@ -23,22 +23,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # A systemd-less machine: the package's service is not running; nestling starts its own private daemon.
 
-# buildx (the docker CLI plugin that speaks BuildKit's /grpc API) for the guard's client tests: Debian 12 has no
-# package for it, Debian 13's docker-buildx is a static binary. Downloaded with a private apt state (the host's apt
-# sources and packages are not changed), signature-checked by apt, and only extracted: nothing is installed.
-BUILDX_DIR="${NESTLING_TOOLS_DIR:-/var/cache/nestling-test/tools}/cli-plugins"
-if [ ! -x "$BUILDX_DIR/docker-buildx" ] && [ "$(id -u)" = 0 ]; then
-  echo "setup: fetching docker-buildx from Debian 13 (trixie)" >&2
+# Docker CLI plugins for the guard's client tests: buildx (speaks BuildKit's /grpc API) and compose v2. Debian 12
+# packages neither; Debian 13's docker-buildx and docker-compose are static binaries. Downloaded with a private apt
+# state (the host's apt sources and packages are not changed), signature-checked by apt, and only extracted:
+# nothing is installed.
+PLUGIN_DIR="${NESTLING_TOOLS_DIR:-/var/cache/nestling-test/tools}/cli-plugins"
+want=()
+for p in docker-buildx docker-compose; do [ -x "$PLUGIN_DIR/$p" ] || want+=("$p"); done
+if [ ${#want[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  echo "setup: fetching ${want[*]} from Debian 13 (trixie)" >&2
   work=$(mktemp -d)
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$BUILDX_DIR"
+  mkdir -p "$work/lists/partial" "$work/archives/partial" "$PLUGIN_DIR"
   echo "deb http://deb.debian.org/debian trixie main" > "$work/sources.list"
   apt_private=(-qq -o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
                -o Dir::State::Lists="$work/lists" -o Dir::Cache::Archives="$work/archives" -o APT::Sandbox::User=root)
-  if apt-get "${apt_private[@]}" update >/dev/null && (cd "$work" && apt-get "${apt_private[@]}" download docker-buildx >/dev/null); then
-    dpkg-deb -x "$work"/docker-buildx_*.deb "$work/x"
-    install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/docker-buildx" "$BUILDX_DIR/docker-buildx"
+  if apt-get "${apt_private[@]}" update >/dev/null && (cd "$work" && apt-get "${apt_private[@]}" download "${want[@]}" >/dev/null); then
+    for p in "${want[@]}"; do
+      dpkg-deb -x "$work"/"${p}"_*.deb "$work/x"
+      install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/$p" "$PLUGIN_DIR/$p"
+    done
   else
-    echo "setup: could not fetch docker-buildx (the buildx client tests will fail in CI)" >&2
+    echo "setup: could not fetch ${want[*]} (the buildx and compose v2 client tests will fail)" >&2
   fi
   rm -rf "$work"
 fi
