@@ -108,6 +108,8 @@ export function runGrpcProxy(o: GrpcProxyOptions): Promise<void> {
     });
     o.signal?.addEventListener('abort', shutdown, { once: true });
 
+    // checked messages of all streams together: twice the per-message cap
+    const budget: Budget = { max: 2 * o.maxMessageBytes, used: 0 };
     const server = http2.createServer({ settings: SETTINGS, maxSessionMemory: 64 });
     server.on('sessionError', noop);
     server.on('session', (s: http2.ServerHttp2Session) => {
@@ -121,7 +123,7 @@ export function runGrpcProxy(o: GrpcProxyOptions): Promise<void> {
     });
     server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
       stream.on('error', noop);
-      void onStream(o, up, stream, headers, raw).catch(() => {
+      void onStream(o, up, stream, headers, raw, budget).catch(() => {
         if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
       });
     });
@@ -135,6 +137,7 @@ async function onStream(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   rawHeaders: readonly string[],
+  budget: Budget,
 ): Promise<void> {
   const started = Date.now();
   const path = String(headers[':path'] ?? '');
@@ -167,8 +170,11 @@ async function onStream(
 
   let body: Buffer | undefined;
   if (policy?.kind === 'check') {
-    const read = await readAll(stream, o.maxMessageBytes);
+    const read = await readAll(stream, o.maxMessageBytes, budget);
     if (read === 'too-large') return refuse(grpcDenial('grpc-unreadable', 'message', `larger than ${o.maxMessageBytes} bytes`));
+    if (read === 'over-budget') {
+      return refuse(grpcDenial('grpc-unreadable', 'message', `more than ${budget.max} bytes of checked messages in flight on this connection`));
+    }
     if (read === 'aborted') return;
     let msgs: Buffer[];
     try {
@@ -258,15 +264,24 @@ async function onStream(
 }
 
 /** The whole request body of a unary call, capped. */
-function readAll(stream: http2.ServerHttp2Stream, max: number): Promise<Buffer | 'too-large' | 'aborted'> {
+/** Bytes of checked messages held at once on one connection (many streams each sending a large Solve). */
+export interface Budget {
+  max: number;
+  used: number;
+}
+
+/** The whole request body of a unary call, capped per message and per connection (budget). */
+function readAll(stream: http2.ServerHttp2Stream, max: number, budget: Budget): Promise<Buffer | 'too-large' | 'over-budget' | 'aborted'> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
     let n = 0;
     const onData = (d: Buffer) => {
       n += d.length;
-      if (n > max) {
+      budget.used += d.length;
+      if (n > max || budget.used > budget.max) {
+        const why = n > max ? 'too-large' : 'over-budget';
         cleanup();
-        resolve('too-large');
+        resolve(why);
         return;
       }
       parts.push(d);
@@ -280,6 +295,7 @@ function readAll(stream: http2.ServerHttp2Stream, max: number): Promise<Buffer |
       resolve('aborted');
     };
     const cleanup = () => {
+      budget.used -= n;
       stream.removeListener('data', onData);
       stream.removeListener('end', onEnd);
       stream.removeListener('close', onClose);

@@ -11,6 +11,7 @@ import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
 import { readBody } from '../../../src/engine/transport.js';
 import { startTestGuard, type TestGuard } from './helpers.js';
+import { defaultPolicy } from '../../../src/guard/policy.js';
 import {
   call,
   DISK_USAGE,
@@ -276,5 +277,32 @@ describe('guard: BuildKit /grpc', () => {
       s.close();
     }
     assert.equal((await call(viaGuard, LIST_WORKERS, Buffer.alloc(0))).code, 0);
+  });
+  it('checked messages are capped: one over maxBodyBytes, and several in flight on one connection', async () => {
+    const small = await startTestGuard(d, `${prefix}-small`, { policy: { ...defaultPolicy(), maxBodyBytes: 1024 } });
+    const c = await openGrpc(small.socketPath!);
+    try {
+      const big = solveRequest({ ref: ref(), frontend: 'dockerfile.v0', frontendAttrs: { 'build-arg:PAD': 'x'.repeat(2000) } });
+      const r = await call(c, SOLVE, big);
+      denied(r, 'grpc-unreadable');
+      assert.match(r.message, /larger than 1024 bytes/);
+      // three Solve streams that send 900 bytes each and do not end: the third is over 2 x 1024 in flight
+      const open = [0, 1, 2].map(() => {
+        const req = c.session.request({ ':method': 'POST', ':path': SOLVE, 'content-type': 'application/grpc', te: 'trailers' });
+        req.on('error', () => undefined);
+        let status = '';
+        req.on('response', (h) => (status = String(h['grpc-status'] ?? '')));
+        req.write(Buffer.alloc(900, 1));
+        return { req, status: () => status };
+      });
+      await new Promise((r2) => setTimeout(r2, 500));
+      assert.deepEqual(open.map((x) => x.status()).sort(), ['', '', String(PERMISSION_DENIED)]);
+      for (const x of open) x.req.close();
+      // the budget is released: a small call works
+      assert.equal((await call(c, LIST_WORKERS, Buffer.alloc(0))).code, 0);
+    } finally {
+      c.close();
+      await small.close();
+    }
   });
 });
