@@ -18,7 +18,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { constants, promises as fsp, closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { constants, promises as fsp, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -84,39 +84,108 @@ class Pinner implements BindPinner {
     return fsp.readFile(`${p}.src`, 'utf8').catch(() => undefined);
   }
 
-  async pin(pinPath: string, real: string): Promise<string | undefined> {
+  readonly #locks = new Map<string, Promise<string | undefined>>();
+
+  /** One pin operation per pin path at a time (two starts of containers sharing a source). */
+  pin(pinPath: string, real: string): Promise<string | undefined> {
+    const prev = this.#locks.get(pinPath) ?? Promise.resolve(undefined);
+    const next = prev.then(
+      () => this.#pin(pinPath, real),
+      () => this.#pin(pinPath, real),
+    );
+    this.#locks.set(pinPath, next);
+    void next.finally(() => {
+      if (this.#locks.get(pinPath) === next) this.#locks.delete(pinPath);
+    });
+    return next;
+  }
+
+  async #pin(pinPath: string, real: string): Promise<string | undefined> {
     let fd: number;
     try {
       fd = openSync(real, O_PATH | constants.O_NOFOLLOW);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') return code === 'ELOOP' ? 'it is a symlink now' : `cannot open it: ${code ?? String(e)}`;
-      // the daemon creates a missing bind source directory; so does the guard, then pins what it made
-      await fsp.mkdir(real, { recursive: true, mode: 0o755 });
+      if (code !== 'ENOENT') return `cannot open it: ${code ?? String(e)}`;
+      // the daemon creates a missing bind source directory; so does the guard (without following a swapped
+      // component), then pins what it made
+      const why = createMissingDir(real);
+      if (why) return why;
       try {
         fd = openSync(real, O_PATH | constants.O_NOFOLLOW);
       } catch (e2) {
         return `cannot open it: ${(e2 as NodeJS.ErrnoException).code ?? String(e2)}`;
       }
     }
+    let mountedHere = false;
     try {
+      // O_PATH|O_NOFOLLOW opens a final symlink itself (no ELOOP): refused by its type
+      const st = fstatSync(fd);
+      if (st.isSymbolicLink()) return 'it is a symlink now';
       const opened = readlinkSync(`/proc/self/fd/${fd}`);
       if (opened !== real) return `opened ${opened}: a component was swapped`;
-      const st = fstatSync(fd);
       const cur = await fsp.stat(pinPath).catch(() => undefined);
       const mounted = await isMountPoint(pinPath);
       if (mounted && cur && cur.dev === st.dev && cur.ino === st.ino) return undefined;
       if (mounted) await run('umount', ['-l', pinPath]);
       await makePlaceholder(pinPath, st.isDirectory());
-      await run('mount', ['--bind', `/proc/${process.pid}/fd/${fd}`, pinPath]);
+      // --no-canonicalize: mount(8) would otherwise turn /proc/PID/fd/N back into a path (readlink) and mount that
+      // path, which the kernel resolves again, following whatever was swapped in since the check. Given the magic
+      // link itself, mount(2) binds the descriptor's own object.
+      mountedHere = true;
+      await run('mount', ['--no-canonicalize', '--bind', `/proc/${process.pid}/fd/${fd}`, pinPath]);
       const now = await fsp.stat(pinPath);
       if (now.dev !== st.dev || now.ino !== st.ino) return 'the pin does not hold the checked object';
+      mountedHere = false;
       return undefined;
     } catch (e) {
       return `cannot pin it: ${(e as Error).message.split('\n')[0] ?? ''}`;
     } finally {
       closeSync(fd);
+      // a failed pin leaves nothing mounted: the daemon mounts the pin for archive calls too (docker cp)
+      if (mountedHere) await run('umount', ['-l', pinPath]).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Creates the missing components of a directory path without following a component swapped for a symlink: each
+ * mkdir happens relative to a working directory entered and proven (/proc/self/cwd) to be the expected path, so a
+ * swap of any component after the proof cannot redirect it. All synchronous: no other JavaScript runs while the
+ * process's working directory is borrowed. Returns a reason when a component is not what it should be.
+ */
+export function createMissingDir(real: string): string | undefined {
+  const parts = real.split('/').filter((x) => x !== '');
+  let k = parts.length;
+  while (k > 0) {
+    try {
+      lstatSync(`/${parts.slice(0, k).join('/')}`);
+      break;
+    } catch {
+      k--;
+    }
+  }
+  const saved = process.cwd();
+  try {
+    let cur = `/${parts.slice(0, k).join('/')}`;
+    process.chdir(cur);
+    if (readlinkSync('/proc/self/cwd') !== cur) return `${cur} is not itself (a swapped component)`;
+    for (let j = k; j < parts.length; j++) {
+      const name = parts[j] as string;
+      try {
+        mkdirSync(name, 0o755);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return `cannot create ${cur}/${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+      }
+      process.chdir(name);
+      cur = cur === '/' ? `/${name}` : `${cur}/${name}`;
+      if (readlinkSync('/proc/self/cwd') !== cur) return `${cur} is not itself (a swapped component)`;
+    }
+    return undefined;
+  } catch (e) {
+    return `cannot create ${real}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+  } finally {
+    process.chdir(saved);
   }
 }
 

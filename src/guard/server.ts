@@ -35,7 +35,7 @@ import { discoverMappings, mergeMappings } from './path-discovery.js';
 import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
 import { runGrpcProxy } from './grpc/proxy.js';
-import { DEFAULT_PIN_DIR, probePins } from './pins.js';
+import { DEFAULT_PIN_DIR, probePins, releasePins } from './pins.js';
 import { cleanHostPath, isPathWithin } from './path-rewrite.js';
 import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
@@ -760,6 +760,9 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           log.log('error', `reaping owner ${opts.owner} failed: ${String(e)}`);
         }
       }
+      // pins go with the guard (reaping released them already): a container still running keeps its mount, and
+      // one started later without the guard gets the empty placeholder, never an unchecked path
+      if (ctx.pins && !opts.reapOnExit) await releasePins(opts.pinDir || DEFAULT_PIN_DIR, opts.owner).catch(() => 0);
       resolveClosed(report);
     })();
     return closePromise;
