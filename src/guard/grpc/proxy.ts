@@ -43,7 +43,11 @@ export interface GrpcProxyOptions {
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 /** Per-stream and connection windows: 1 MiB (the default 64 KiB caps a build context upload over Session). */
 const WINDOW = 1 << 20;
-const SETTINGS: http2.Settings = { initialWindowSize: WINDOW, maxConcurrentStreams: 1000 };
+/**
+ * Streams per connection: the client may open 100 at once, below the daemon's 250 (grpc-go's default), so no call
+ * waits inside the guard for an upstream slot while holding its checked message.
+ */
+const SETTINGS: http2.Settings = { initialWindowSize: WINDOW, maxConcurrentStreams: 100 };
 const HOP_BY_HOP = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'host', 'http2-settings']);
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_INTERNAL = 13;
@@ -169,6 +173,14 @@ async function onStream(
   }
 
   let body: Buffer | undefined;
+  let held = 0;
+  let released = false;
+  const release = () => {
+    if (!released) budget.used -= held;
+    released = true;
+  };
+  // every way out of this call gives the held bytes back (refusals, errors, the engine's end of the stream)
+  stream.once('close', release);
   if (policy?.kind === 'check') {
     const read = await readAll(stream, o.maxMessageBytes, budget);
     if (read === 'too-large') return refuse(grpcDenial('grpc-unreadable', 'message', `larger than ${o.maxMessageBytes} bytes`));
@@ -176,6 +188,7 @@ async function onStream(
       return refuse(grpcDenial('grpc-unreadable', 'message', `more than ${budget.max} bytes of checked messages in flight on this connection`));
     }
     if (read === 'aborted') return;
+    held = read.length;
     let msgs: Buffer[];
     try {
       msgs = grpcMessages(read, path);
@@ -213,6 +226,8 @@ async function onStream(
     return;
   }
   upReq.on('error', noop);
+  upReq.once('finish', release);
+  upReq.once('close', release);
   const verdict = dryRunOf ? 'would-deny' : 'forward';
   let logged = false;
   const logOnce = (status: number) => {
@@ -287,15 +302,16 @@ function readAll(stream: http2.ServerHttp2Stream, max: number, budget: Budget): 
       parts.push(d);
     };
     const onEnd = () => {
-      cleanup();
+      // the bytes stay counted until the engine has taken the message (the caller releases them)
+      cleanup(false);
       resolve(Buffer.concat(parts));
     };
     const onClose = () => {
       cleanup();
       resolve('aborted');
     };
-    const cleanup = () => {
-      budget.used -= n;
+    const cleanup = (release = true) => {
+      if (release) budget.used -= n;
       stream.removeListener('data', onData);
       stream.removeListener('end', onEnd);
       stream.removeListener('close', onClose);
