@@ -36,6 +36,7 @@ import { reapOwner, type ReapReport } from './reaper.js';
 import { connectUpstream, runTunnel } from './tunnel.js';
 import { runGrpcProxy } from './grpc/proxy.js';
 import { DEFAULT_PIN_DIR, probePins, releasePins } from './pins.js';
+import { DEFAULT_TAG_DIR, openTagReservations, releaseTagReservations } from './tag-reservations.js';
 import { cleanHostPath, isPathWithin } from './path-rewrite.js';
 import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
@@ -95,6 +96,8 @@ export interface GuardOptions {
    * runs without them and logs why.
    */
   pinDir?: string | false | undefined;
+  /** where the host's guards reserve tags they allowed a write to (tag-reservations.ts; default /run/nestling/tags); false: none */
+  tagDir?: string | false | undefined;
   /** serve TLS on a tcp listener, requiring client certificates */
   tls?: GuardTlsOptions | undefined;
   /** listen on a non-loopback tcp address (refused unless set) */
@@ -336,6 +339,11 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     selfSockets,
     signal: opts.signal,
   };
+  if (opts.tagDir !== false) {
+    const t = await openTagReservations(opts.tagDir ?? DEFAULT_TAG_DIR, opts.owner);
+    if (typeof t === 'string') log.log('warn', `tag reservations unavailable (${t}): a tag is checked when a build starts, not when it is written`);
+    else ctx.tags = t;
+  }
   if (opts.pinDir !== false) {
     const base = opts.pinDir ?? DEFAULT_PIN_DIR;
     const inReach = policy.allowBind.some((d) => isPathWithin(base, cleanHostPath(d)) || isPathWithin(cleanHostPath(d), base));
@@ -763,6 +771,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       // pins go with the guard (reaping released them already): a container still running keeps its mount, and
       // one started later without the guard gets the empty placeholder, never an unchecked path
       if (ctx.pins && !opts.reapOnExit) await releasePins(opts.pinDir || DEFAULT_PIN_DIR, opts.owner).catch(() => 0);
+      if (ctx.tags) await releaseTagReservations(opts.tagDir || DEFAULT_TAG_DIR, opts.owner).catch(() => 0);
       resolveClosed(report);
     })();
     return closePromise;

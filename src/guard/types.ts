@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BindPinner } from './pins.js';
+import type { TagReservations } from './tag-reservations.js';
 
 /** How a route's request and response move. */
 export type RouteKind =
@@ -131,6 +132,12 @@ export interface DecideContext {
    * each start, so a symlink swapped in after the check cannot redirect the daemon's mount.
    */
   pins?: BindPinner | undefined;
+  /**
+   * Tag reservations shared by the host's guards (tag-reservations.ts): a write to a tag that does not exist yet
+   * reserves it for this owner until the guard stops, so a build that finishes later cannot move it after another
+   * owner made it.
+   */
+  tags?: TagReservations | undefined;
   signal?: AbortSignal | undefined;
 }
 

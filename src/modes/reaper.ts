@@ -12,6 +12,7 @@
  * Long-lived engines from `nestling up` carry pid "none" and are only removed by `nestling down`.
  * Named cache volumes (role=cache) are never reaped; `nestling cache prune` removes them.
  */
+import { processStartTime } from '../util/proc.js';
 import { readFileSync } from 'node:fs';
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
@@ -26,16 +27,7 @@ export function runLabels(runId: string, role: Role | 'probe' | 'cache' | 'data'
 }
 
 /** The start time of a process (field 22 of /proc/<pid>/stat), to tell a live process from a reused pid. */
-export function processStartTime(pid: number, procRoot = '/proc'): string | undefined {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    // the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
+export { processStartTime };
 
 /** "<hostname>:<pid>:<start time>" */
 export function pidLabelFor(hostname: string, pid: number, procRoot = '/proc'): string {

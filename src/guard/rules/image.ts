@@ -63,6 +63,9 @@ export async function checkRefWritable(req: RuleRequest, ref: string, field: str
   const n = normalizeImageRef(ref);
   const r = await req.ctx.oracle.lookupImageRef(n, req.ctx.signal);
   if (r && !r.owned) return denied('image-not-owned', field, ref, req.route);
+  // a free reference is reserved until this guard stops: another owner's write that is checked now but lands later
+  // (a build still running) cannot move it once this owner made it, and the other way round
+  if (!r && req.ctx.tags && !(await req.ctx.tags.reserve(n))) return denied('image-not-owned', field, ref, req.route);
   return undefined;
 }
 
