@@ -13,7 +13,6 @@
  * Named cache volumes (role=cache) are never reaped; `nestling cache prune` removes them.
  */
 import { processStartTime } from '../util/proc.js';
-import { readFileSync } from 'node:fs';
 import type { Engine } from '../engine/client.js';
 import { EngineError } from '../util/errors.js';
 import { Labels } from '../util/labels.js';
