@@ -165,7 +165,7 @@ async function onStream(
     return false;
   };
 
-  const policy = headers[':method'] === 'POST' ? GRPC_METHODS[path] : undefined;
+  const policy = headers[':method'] === 'POST' && Object.hasOwn(GRPC_METHODS, path) ? GRPC_METHODS[path] : undefined;
   if (!policy) {
     if (denyOrNote(grpcDenial('grpc-method', 'method', `${String(headers[':method'])} ${path}`))) return;
   } else if (policy.kind === 'refuse') {
