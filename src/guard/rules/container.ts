@@ -287,6 +287,8 @@ export async function containerList(req: RuleRequest): Promise<HandlerResult> {
   return ownerFiltered(req);
 }
 
+const MOUNTS_SOURCES = new Set(['container-start', 'container-restart', 'container-archive-head', 'container-archive-get', 'container-archive-put', 'container-copy']);
+
 /** Any route addressing one container by {name}: owned, else "No such container". */
 export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResult> {
   const ref = await requireOwned(req.ctx, 'container', req.params.name ?? '', req.route);
@@ -298,7 +300,8 @@ export async function ownedContainerRoute(req: RuleRequest): Promise<HandlerResu
       if (v !== undefined) return denied('no-checkpoint', k, v, req.route);
     }
   }
-  if (req.route.id === 'container-start' || req.route.id === 'container-restart') {
+  // start and restart mount host sources; so do the archive calls (docker cp), running container or not
+  if (MOUNTS_SOURCES.has(req.route.id)) {
     const d = await checkHostSourcesAgain(req, ref.id);
     if (d) return d;
   }

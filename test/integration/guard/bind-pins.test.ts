@@ -131,6 +131,26 @@ describe('guard: bind pins', () => {
     assert.equal(results.unpinned, 'HOST-SECRET');
   });
 
+  it('docker cp into a container that never started writes to the job directory (the archive call pins first)', async () => {
+    const dir = jobDir('cp');
+    const c = await docker(pinned.url, ['create', '-v', `${dir}:/mnt`, IMG, 'true']);
+    assert.equal(c.code, 0, c.stderr);
+    const id = c.stdout.trim();
+    cleanup.add('container', id);
+    writeFileSync(join(root, 'planted'), 'from docker cp\n');
+    const cp = await docker(pinned.url, ['cp', join(root, 'planted'), `${id}:/mnt/planted`]);
+    assert.equal(cp.code, 0, cp.stderr);
+    assert.equal(readFileSync(join(dir, 'planted'), 'utf8'), 'from docker cp\n', 'the copy reached the job directory, not the pin placeholder');
+    const back = await docker(pinned.url, ['cp', `${id}:/mnt/token`, '-']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /JOB/);
+    // swapped now: the archive call is refused like a start
+    swap(dir);
+    const refused = await docker(pinned.url, ['cp', `${id}:/mnt/token`, '-']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /bind-swapped/);
+  });
+
   it('a missing bind source is created (as the daemon would) and pinned', async () => {
     const dir = join(allowed, 'later', 'out');
     const r = await docker(pinned.url, ['run', '--rm', '-v', `${dir}:/out`, IMG, 'sh', '-c', 'echo made > /out/f']);
