@@ -47,6 +47,60 @@ export interface ResponseHead {
   headBytes: number;
 }
 
+/**
+ * A response head as parseResponseHead reads it. The framing headers are picked out while parsing (values as
+ * `headers` has them: repeated ones joined with ", "); the `headers` record itself is built on first use (the forward
+ * path needs only the framing headers).
+ */
+export class ParsedResponseHead implements ResponseHead {
+  readonly version: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly rawHeaders: [string, string][];
+  readonly headBytes: number;
+  /** Content-Length, Transfer-Encoding and Connection, as headers['content-length'] etc. */
+  readonly contentLength: string | undefined;
+  readonly transferEncoding: string | undefined;
+  readonly connection: string | undefined;
+  /** how many raw headers are hop-by-hop (HOP_BY_HOP) */
+  readonly hopByHop: number;
+  /** the head's bytes as received (set by the reader that took them) */
+  raw: Buffer | undefined = undefined;
+  #headers: Record<string, string> | undefined = undefined;
+
+  constructor(
+    version: string,
+    status: number,
+    statusText: string,
+    rawHeaders: [string, string][],
+    headBytes: number,
+    framing: { cl: string | undefined; te: string | undefined; conn: string | undefined; hop: number },
+  ) {
+    this.version = version;
+    this.status = status;
+    this.statusText = statusText;
+    this.rawHeaders = rawHeaders;
+    this.headBytes = headBytes;
+    this.contentLength = framing.cl;
+    this.transferEncoding = framing.te;
+    this.connection = framing.conn;
+    this.hopByHop = framing.hop;
+  }
+
+  get headers(): Record<string, string> {
+    if (this.#headers === undefined) {
+      const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+      for (const [n, v] of this.rawHeaders) {
+        const k = n.toLowerCase();
+        const prev = headers[k];
+        headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** field-value: visible ASCII, SP, HTAB and obs-text; no other control characters */
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -73,8 +127,36 @@ function findHeadEnd(buf: Buffer, maxHeadBytes: number): number | undefined {
   return end;
 }
 
+/**
+ * A whole header block that every line of would pass parseHeaderLine: `name:value` lines separated by CRLF, names of
+ * tchar, values without control characters (HTAB and obs-text allowed). One linear scan (each line ends at a CRLF,
+ * each name at its colon): a block that fails it is parsed line by line for the exact error.
+ */
+const HEADER_BLOCK = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*$/y;
+
 /** Header lines of a head's text, from `from` (just after the start line's CRLF) to the end of the text. */
 function parseHeaderLines(text: string, from: number): [string, string][] {
+  const out: [string, string][] = [];
+  if (from >= text.length) return out;
+  HEADER_BLOCK.lastIndex = from;
+  if (!HEADER_BLOCK.test(text)) return parseHeaderLinesStrict(text, from);
+  // every line is valid: split each at its first colon, trim SP/HTAB around the value
+  let i = from;
+  for (;;) {
+    let eol = text.indexOf('\r\n', i);
+    if (eol === -1) eol = text.length;
+    const colon = text.indexOf(':', i);
+    let a = colon + 1;
+    let b = eol;
+    while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+    while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+    out.push([text.slice(i, colon), text.slice(a, b)]);
+    if (eol === text.length) return out;
+    i = eol + 2;
+  }
+}
+
+function parseHeaderLinesStrict(text: string, from: number): [string, string][] {
   const out: [string, string][] = [];
   let i = from;
   while (i < text.length) {
@@ -184,8 +266,8 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
 }
 
 /** Parses a response head from upstream (for tunnels, where Node's client is not used). */
-export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): ResponseHead | undefined {
-  const end = buf.indexOf('\r\n\r\n');
+export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): ParsedResponseHead | undefined {
+  const end = buf.indexOf(CRLFCRLF);
   if (end === -1) {
     if (buf.length > maxHeadBytes) throw new HttpParseError(502, 'upstream response head too large');
     return undefined;
@@ -193,7 +275,7 @@ export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_B
   const text = buf.toString('latin1', 0, end);
   let eol = text.indexOf('\r\n');
   if (eol === -1) eol = text.length;
-  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(text.slice(0, eol));
+  const m = STATUS_LINE.exec(text.slice(0, eol));
   if (!m) throw new HttpParseError(502, 'malformed upstream status line');
   let rawHeaders: [string, string][];
   try {
@@ -201,14 +283,23 @@ export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_B
   } catch (e) {
     throw new HttpParseError(502, `malformed upstream response: ${(e as Error).message}`);
   }
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [n, v] of rawHeaders) {
+  const framing = { cl: undefined as string | undefined, te: undefined as string | undefined, conn: undefined as string | undefined, hop: 0 };
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const [n, v] = rawHeaders[i]!;
+    // only names as long as a hop-by-hop one are lower-cased
+    if (!HOP_LENGTHS.has(n.length)) continue;
     const k = n.toLowerCase();
-    const prev = headers[k];
-    headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
+    if (!HOP_BY_HOP.has(k)) continue;
+    framing.hop++;
+    if (k === 'content-length') framing.cl = framing.cl !== undefined ? `${framing.cl}, ${v}` : v;
+    else if (k === 'transfer-encoding') framing.te = framing.te !== undefined ? `${framing.te}, ${v}` : v;
+    else if (k === 'connection') framing.conn = framing.conn !== undefined ? `${framing.conn}, ${v}` : v;
   }
-  return { version: m[1]!, status: Number(m[2]), statusText: m[3] ?? '', rawHeaders, headers, headBytes: end + 4 };
+  return new ParsedResponseHead(m[1]!, Number(m[2]), m[3] ?? '', rawHeaders, end + 4, framing);
 }
+
+const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILER_BYTES = 16 * 1024;
@@ -308,6 +399,7 @@ export const HOP_BY_HOP = new Set([
   'expect',
   'host',
 ]);
+const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
 
 /** Removes hop-by-hop headers, and any header the Connection header names. */
 export function endToEndHeaders(raw: [string, string][], connection: string | undefined): [string, string][] {
