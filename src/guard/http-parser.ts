@@ -210,6 +210,12 @@ function connectionTokens(v: string | undefined): string[] {
   return out;
 }
 
+const HEAD_WINDOW = 8192;
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /**
  * Parses a request head at the start of buf (leading empty lines are skipped, as RFC 9112 allows).
  * Returns undefined when the head is not complete yet.
@@ -218,15 +224,47 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
   let skip = 0;
   while (skip + 1 < buf.length && buf[skip] === 0x0d && buf[skip + 1] === 0x0a && skip < 16) skip += 2;
   const b = skip ? buf.subarray(skip) : buf;
-  const end = findHeadEnd(b, maxHeadBytes);
-  if (end === undefined) return undefined;
-  const text = b.toString('latin1', 0, end);
+  // The usual head fits in the first HEAD_WINDOW bytes: searched as text (findHeadEnd's checks on the text); a head
+  // not found there is searched in the bytes.
+  const n = b.length <= HEAD_WINDOW ? b.length : HEAD_WINDOW;
+  let text = b.toString('latin1', 0, n);
+  let end = text.indexOf('\r\n\r\n');
+  if (end === -1 && n < b.length) {
+    const e = findHeadEnd(b, maxHeadBytes);
+    if (e === undefined) return undefined;
+    end = e;
+    text = b.toString('latin1', 0, end);
+  } else {
+    const limit = end === -1 ? text.length : end;
+    for (let i = text.indexOf('\n'); i !== -1 && i < limit + 2; i = text.indexOf('\n', i + 1)) {
+      if (i === 0 || text.charCodeAt(i - 1) !== 0x0d) throw new HttpParseError(400, 'bare LF in the request head (lines must end with CRLF)');
+    }
+    if (end === -1) {
+      if (b.length > maxHeadBytes) throw new HttpParseError(431, `request head larger than ${maxHeadBytes} bytes`);
+      return undefined;
+    }
+    if (end + 4 > maxHeadBytes) throw new HttpParseError(431, `request head larger than ${maxHeadBytes} bytes`);
+    text = text.slice(0, end);
+  }
   let eol = text.indexOf('\r\n');
   if (eol === -1) eol = text.length;
-  const reqLine = text.slice(0, eol);
-  const m = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/.exec(reqLine);
-  if (!m) throw new HttpParseError(400, 'malformed request line');
-  const [, method, target, major, minor] = m as unknown as [string, string, string, string, string];
+  // METHOD SP TARGET SP HTTP/D.D, METHOD and TARGET without spaces (/^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/)
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 > 0 && sp1 < eol ? text.indexOf(' ', sp1 + 1) : -1;
+  if (
+    sp2 <= sp1 + 1 ||
+    eol !== sp2 + 9 ||
+    !text.startsWith('HTTP/', sp2 + 1) ||
+    !isDigit(text.charCodeAt(sp2 + 6)) ||
+    text.charCodeAt(sp2 + 7) !== 0x2e ||
+    !isDigit(text.charCodeAt(sp2 + 8))
+  ) {
+    throw new HttpParseError(400, 'malformed request line');
+  }
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const major = text[sp2 + 6]!;
+  const minor = text[sp2 + 8]!;
   if (!TOKEN.test(method)) throw new HttpParseError(400, 'malformed method');
   if (major !== '1' || (minor !== '0' && minor !== '1')) throw new HttpParseError(505, `HTTP version ${major}.${minor} not supported`);
   if (!TARGET.test(target)) throw new HttpParseError(400, 'the request target must be an absolute path (origin form, visible ASCII)');

@@ -280,6 +280,30 @@ function buildRequest(head: RequestHead, target: string, bodyLength: number | 'c
   return out;
 }
 
+/** The decider's view of a request; `query` is a fresh URLSearchParams on each read (a getter on the class: no
+ *  per-request accessor definition). */
+class ServerRequestView implements RequestView {
+  readonly method: string;
+  readonly rawTarget: string;
+  readonly path: string;
+  readonly apiVersion: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | undefined;
+  readonly #query: string;
+  constructor(method: string, rawTarget: string, path: string, apiVersion: string | undefined, query: string, headers: Record<string, string>, body: Buffer | undefined) {
+    this.method = method;
+    this.rawTarget = rawTarget;
+    this.path = path;
+    this.apiVersion = apiVersion;
+    this.headers = headers;
+    this.body = body;
+    this.#query = query;
+  }
+  get query(): URLSearchParams {
+    return new URLSearchParams(this.#query);
+  }
+}
+
 interface ConnState {
   sock: Duplex;
   busy: boolean;
@@ -293,15 +317,25 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   }
   const limits: GuardLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const log = opts.log ?? silentLogger;
-  // one ISO timestamp per millisecond, not one Date per request
+  // one ISO timestamp per millisecond, not one Date per request; within a second only the milliseconds change
   let tsMs = -1;
   let tsIso = '';
+  let tsSec = Number.NaN;
+  let tsPrefix = '';
   const timestamp = (): string => {
     if (opts.now) return opts.now().toISOString();
     const ms = Date.now();
     if (ms !== tsMs) {
       tsMs = ms;
-      tsIso = new Date(ms).toISOString();
+      const sec = Math.floor(ms / 1000);
+      if (sec !== tsSec) {
+        tsSec = sec;
+        const iso = new Date(sec * 1000).toISOString();
+        // YYYY-MM-DDTHH:mm:ss.sssZ (years 0-9999); anything else is formatted whole every time
+        tsPrefix = iso.length === 24 ? iso.slice(0, 20) : '';
+      }
+      const r = ms - sec * 1000;
+      tsIso = tsPrefix ? `${tsPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z` : new Date(ms).toISOString();
     }
     return tsIso;
   };
@@ -370,12 +404,24 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     extra: Partial<GuardDecisionRecord> = {},
   ): void => {
     const q = head.target.indexOf('?');
-    const path = splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path;
+    recordPath(n, started, head.method, splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path, decision, status, extra);
+  };
+
+  /** record() for a request whose path (splitTarget(target).path) is known */
+  const recordPath = (
+    n: number,
+    started: number,
+    method: string,
+    path: string,
+    decision: GuardDecisionRecord['decision'],
+    status: number,
+    extra: Partial<GuardDecisionRecord>,
+  ): void => {
     emit({
       ts: timestamp(),
       level: decision === 'forward' ? 'info' : decision === 'error' && status >= 500 ? 'error' : 'warn',
       req: n,
-      method: head.method,
+      method,
       path,
       route: undefined,
       owner: opts.owner,
@@ -384,6 +430,24 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       status,
       ms: Date.now() - started,
       ...extra,
+    });
+  };
+
+  /** The record of a forwarded request: recordPath(..., 'forward', status, { route, notes }) without the spread. */
+  const recordForward = (n: number, started: number, method: string, path: string, status: number, route: string, notes: string[] | undefined): void => {
+    emit({
+      ts: timestamp(),
+      level: 'info',
+      req: n,
+      method,
+      path,
+      route,
+      owner: opts.owner,
+      decision: 'forward',
+      rule: undefined,
+      status,
+      ms: Date.now() - started,
+      notes,
     });
   };
 
@@ -417,17 +481,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       if (head.framing.type !== 'none') body = await readFullBody(r, head.framing, policy.maxBodyBytes, limits.bodyIdleTimeoutMs);
     }
 
-    const view: RequestView = {
-      method: head.method,
-      rawTarget: head.target,
-      path,
-      apiVersion,
-      get query() {
-        return new URLSearchParams(query);
-      },
-      headers: head.headers,
-      body: upload ? undefined : (body ?? undefined),
-    };
+    const view: RequestView = new ServerRequestView(head.method, head.target, path, apiVersion, query, head.headers, upload ? undefined : (body ?? undefined));
     let decision: Decision;
     try {
       decision = await decide(view, ctx);
@@ -622,7 +676,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           lineFilter: filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined,
           onHeadSent: () => {
             headSent = true;
-            record(n, started, head, verdict, rh.status, base);
+            if (dryRunOf) recordPath(n, started, head.method, path, verdict, rh.status, base);
+            else recordForward(n, started, head.method, path, rh.status, route.id, decision.notes);
           },
         });
         // an answer that came before the whole upload was sent leaves both connections out of step
