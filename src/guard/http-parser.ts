@@ -305,16 +305,31 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
 
 /** Parses a response head from upstream (for tunnels, where Node's client is not used). */
 export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): ParsedResponseHead | undefined {
-  const end = buf.indexOf(CRLFCRLF);
+  // the head is searched as text in the first HEAD_WINDOW bytes, in the bytes beyond
+  const n = buf.length <= HEAD_WINDOW ? buf.length : HEAD_WINDOW;
+  let text = buf.toString('latin1', 0, n);
+  let end = text.indexOf('\r\n\r\n');
+  if (end === -1 && n < buf.length) end = buf.indexOf(CRLFCRLF);
   if (end === -1) {
     if (buf.length > maxHeadBytes) throw new HttpParseError(502, 'upstream response head too large');
     return undefined;
   }
-  const text = buf.toString('latin1', 0, end);
+  text = end <= n ? text.slice(0, end) : buf.toString('latin1', 0, end);
   let eol = text.indexOf('\r\n');
   if (eol === -1) eol = text.length;
-  const m = STATUS_LINE.exec(text.slice(0, eol));
-  if (!m) throw new HttpParseError(502, 'malformed upstream status line');
+  // /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/ on the status line ('.' matches neither CR nor LF)
+  const minor = text.charCodeAt(7);
+  if (
+    !text.startsWith('HTTP/1.') ||
+    (minor !== 0x30 && minor !== 0x31) ||
+    text.charCodeAt(8) !== 0x20 ||
+    !isDigit(text.charCodeAt(9)) ||
+    !isDigit(text.charCodeAt(10)) ||
+    !isDigit(text.charCodeAt(11)) ||
+    (eol !== 12 && (eol < 12 || text.charCodeAt(12) !== 0x20 || hasCrOrLf(text, 13, eol)))
+  ) {
+    throw new HttpParseError(502, 'malformed upstream status line');
+  }
   let rawHeaders: [string, string][];
   try {
     rawHeaders = parseHeaderLines(text, eol + 2);
@@ -323,20 +338,26 @@ export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_B
   }
   const framing = { cl: undefined as string | undefined, te: undefined as string | undefined, conn: undefined as string | undefined, hop: 0 };
   for (let i = 0; i < rawHeaders.length; i++) {
-    const [n, v] = rawHeaders[i]!;
-    // only names as long as a hop-by-hop one are lower-cased
-    if (!HOP_LENGTHS.has(n.length)) continue;
-    const k = n.toLowerCase();
+    const [name, v] = rawHeaders[i]!;
+    // only a name with the first letter and length of a hop-by-hop one is lower-cased and looked up
+    if (((HOP_FIRST_LENGTHS[name.charCodeAt(0) | 0x20] ?? 0) & (1 << Math.min(name.length, 31))) === 0) continue;
+    const k = name.toLowerCase();
     if (!HOP_BY_HOP.has(k)) continue;
     framing.hop++;
     if (k === 'content-length') framing.cl = framing.cl !== undefined ? `${framing.cl}, ${v}` : v;
     else if (k === 'transfer-encoding') framing.te = framing.te !== undefined ? `${framing.te}, ${v}` : v;
     else if (k === 'connection') framing.conn = framing.conn !== undefined ? `${framing.conn}, ${v}` : v;
   }
-  return new ParsedResponseHead(m[1]!, Number(m[2]), m[3] ?? '', rawHeaders, end + 4, framing);
+  return new ParsedResponseHead(text.slice(5, 8), (text.charCodeAt(9) - 0x30) * 100 + (text.charCodeAt(10) - 0x30) * 10 + (text.charCodeAt(11) - 0x30), eol > 12 ? text.slice(13, eol) : '', rawHeaders, end + 4, framing);
 }
 
-const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
+function hasCrOrLf(text: string, from: number, to: number): boolean {
+  const cr = text.indexOf('\r', from);
+  if (cr !== -1 && cr < to) return true;
+  const lf = text.indexOf('\n', from);
+  return lf !== -1 && lf < to;
+}
+
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 const MAX_CHUNK_LINE = 4096;
@@ -437,7 +458,9 @@ export const HOP_BY_HOP = new Set([
   'expect',
   'host',
 ]);
-const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+/** by a name's first character (lower-cased with | 0x20), a bit per length (31: 31 or more) of the hop-by-hop names */
+const HOP_FIRST_LENGTHS = new Uint32Array(256);
+for (const h of HOP_BY_HOP) HOP_FIRST_LENGTHS[h.charCodeAt(0)]! |= 1 << Math.min(h.length, 31);
 
 /** Removes hop-by-hop headers, and any header the Connection header names. */
 export function endToEndHeaders(raw: [string, string][], connection: string | undefined): [string, string][] {
