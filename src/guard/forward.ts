@@ -143,6 +143,34 @@ const MAX_FILTERED = 256 * 1024 * 1024;
 const DIGITS = /^\d{1,15}$/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
 
+/**
+ * relayResponse for the usual small answer, without a promise: a Content-Length body already received in full,
+ * unfiltered, whose head goes to the client as received. Returns undefined (having done nothing) for anything else.
+ */
+export function relayBufferedAnswer(o: RelayOptions): RelayResult | undefined {
+  const { client, up, head } = o;
+  const status = head.status;
+  const cl = head.contentLength;
+  if (status < 200 || status === 204 || status === 304 || o.isHead || cl === undefined || head.transferEncoding !== undefined || !DIGITS.test(cl)) return undefined;
+  if (status === 200 && (o.bufferFilter || o.lineFilter)) return undefined;
+  // rawHead() of relayResponse: a keep-alive 1.1 head whose only hop-by-hop header is its Content-Length
+  if (head.raw === undefined || !o.keepClient || head.version !== '1.1' || head.statusText === '' || head.connection !== undefined || head.hopByHop !== 1) return undefined;
+  const left = Number(cl);
+  if (up.r.length < left) return undefined;
+  const h = head.raw;
+  const body = up.r.take(left);
+  if (body.length && h.buffer === body.buffer && h.byteOffset + h.length === body.byteOffset) {
+    client.write(Buffer.from(h.buffer, h.byteOffset, h.length + body.length));
+  } else {
+    client.cork();
+    client.write(h);
+    if (body.length) client.write(body);
+    client.uncork();
+  }
+  o.onHeadSent?.();
+  return { keepClient: true, keepUp: true };
+}
+
 /** Relays one response from the engine to the client. Rejects only before the head was written to the client. */
 export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   const { client, up, head } = o;

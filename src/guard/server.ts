@@ -22,6 +22,7 @@ import { Labels } from '../util/labels.js';
 import type { GuardDecisionRecord } from './audit-log.js';
 import {
   DEFAULT_MAX_HEAD_BYTES,
+  HOP_BY_HOP,
   HttpParseError,
   endToEndHeaders,
   errorResponse,
@@ -37,7 +38,7 @@ import { connectUpstream, runTunnel } from './tunnel.js';
 import { runGrpcProxy } from './grpc/proxy.js';
 import { DEFAULT_PIN_DIR, probePins } from './pins.js';
 import { cleanHostPath, isPathWithin } from './path-rewrite.js';
-import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
+import { decodedBody, openUpstream, pumpBody, readResponseHead, relayBufferedAnswer, relayResponse, usable, UpstreamClosedEarly, type RelayOptions, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
 import { pumpImageLoad } from './image-load.js';
 import { checkLoadedTags } from './rules/image.js';
@@ -216,30 +217,6 @@ export function parseListen(url: string, allowNonLoopback: boolean): ListenSpec 
   return { kind: 'tcp', host, port };
 }
 
-async function readHead(r: SocketReader, limits: GuardLimits): Promise<RequestHead | null> {
-  let deadline = 0;
-  for (;;) {
-    if (r.length) {
-      const head = parseRequestHead(r.buf, limits.maxHeadBytes);
-      if (head) {
-        r.take(head.headBytes);
-        return head;
-      }
-      if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
-    }
-    if (r.ended) {
-      if (r.length === 0) return null;
-      throw new HttpParseError(400, 'connection closed in the middle of a request head');
-    }
-    const wait = deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs;
-    const w = await r.wait(wait);
-    if (w === 'timeout') {
-      if (!deadline && r.length === 0) return null; // idle keep-alive connection
-      throw new HttpParseError(408, 'request head not received in time');
-    }
-  }
-}
-
 async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, idleMs: number): Promise<Buffer | undefined> {
   if (framing.type === 'none') return undefined;
   if (framing.type === 'length') {
@@ -267,7 +244,14 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
  */
 function buildRequest(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[], body: Buffer | undefined): Buffer {
   let h = `${head.method} ${target} HTTP/1.1\r\nhost: ${head.headers.host ?? 'docker'}\r\n`;
-  for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) h += `${n.toLowerCase()}: ${v}\r\n`;
+  const connection = head.headers.connection;
+  if (connection === undefined) {
+    // endToEndHeaders without a Connection header: the hop-by-hop names only, each name lower-cased once
+    for (const [n, v] of head.rawHeaders) {
+      const k = n.toLowerCase();
+      if (!HOP_BY_HOP.has(k)) h += `${k}: ${v}\r\n`;
+    }
+  } else for (const [n, v] of endToEndHeaders(head.rawHeaders, connection)) h += `${n.toLowerCase()}: ${v}\r\n`;
   if (bodyLength === 'chunked') h += 'transfer-encoding: chunked\r\n';
   else if (bodyLength !== undefined) h += `content-length: ${bodyLength}\r\n`;
   for (const l of extra) h += `${l}\r\n`;
@@ -342,7 +326,10 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   const upstream: EngineEndpoint = parseHostUrl(opts.upstream, '--upstream');
   if (upstream.kind === 'tcp' && opts.upstreamTls) upstream.tls = opts.upstreamTls;
   const engine = new Engine(upstream, { signal: opts.signal });
-  const decide: Decide = opts.decide ?? (await import('./decide.js')).decide;
+  const decideModule = await import('./decide.js');
+  const decide: Decide = opts.decide ?? decideModule.decide;
+  // the default decider's cached decisions are taken without a promise (the same object decide() would resolve to)
+  const cachedDecision = decide === decideModule.decide ? decideModule.cachedDecision : undefined;
   const policy: EffectivePolicy = opts.policy ?? (await import('./policy.js')).defaultPolicy();
   const listen = parseListen(opts.listen, opts.allowNonLoopback ?? false);
   if (opts.tls && listen.kind !== 'tcp') throw usageError('E_GUARD_TLS_UNIX', 'TLS is for tcp:// listeners only', { hint: 'drop the TLS options, or listen on tcp://' });
@@ -484,7 +471,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     const view: RequestView = new ServerRequestView(head.method, head.target, path, apiVersion, query, head.headers, upload ? undefined : (body ?? undefined));
     let decision: Decision;
     try {
-      decision = await decide(view, ctx);
+      decision = cachedDecision?.(view, ctx) ?? (await decide(view, ctx));
     } catch (e) {
       const ne = findNestlingError(e);
       log.log('error', `decide failed on ${head.method} ${path}: ${String(e)}`);
@@ -664,7 +651,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           const m = /^\/(containers|networks|volumes|images)\/([^/]+)$/.exec(path);
           if (m) oracle.forget(decodeURIComponent(m[2]!));
         }
-        const res = await relayResponse({
+        const relay: RelayOptions = {
           client: sock,
           up: conn,
           head: rh,
@@ -679,7 +666,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
             if (dryRunOf) recordPath(n, started, head.method, path, verdict, rh.status, base);
             else recordForward(n, started, head.method, path, rh.status, route.id, decision.notes);
           },
-        });
+        };
+        const res = relayBufferedAnswer(relay) ?? (await relayResponse(relay));
         // an answer that came before the whole upload was sent leaves both connections out of step
         const keep = res.keepClient && pumpDone && pumpError === undefined;
         if (!res.keepUp || !pumpDone || pumpError !== undefined) {
@@ -715,9 +703,30 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     try {
       for (;;) {
         if (closing) break;
-        let head: RequestHead | null;
+        // the request head (read here rather than in an async helper: one promise less per request)
+        let head: RequestHead | null = null;
         try {
-          head = await readHead(r, limits);
+          let deadline = 0;
+          for (;;) {
+            if (r.length) {
+              const h = parseRequestHead(r.buf, limits.maxHeadBytes);
+              if (h) {
+                r.take(h.headBytes);
+                head = h;
+                break;
+              }
+              if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
+            }
+            if (r.ended) {
+              if (r.length === 0) break;
+              throw new HttpParseError(400, 'connection closed in the middle of a request head');
+            }
+            const w = await r.wait(deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs);
+            if (w === 'timeout') {
+              if (!deadline && r.length === 0) break; // idle keep-alive connection
+              throw new HttpParseError(408, 'request head not received in time');
+            }
+          }
         } catch (e) {
           const status = e instanceof HttpParseError ? e.status : 400;
           const msg = `nestling guard: ${(e as Error).message}`;
