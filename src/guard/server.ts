@@ -243,6 +243,17 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
  * sends X-Docker-Expose-Session-Grpc-Method once per method), our own framing, then the checked body.
  */
 function buildRequest(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[], body: Buffer | undefined): Buffer {
+  const h = requestHeadText(head, target, bodyLength, extra);
+  if (!body?.length) return Buffer.from(h, 'latin1');
+  const hl = Buffer.byteLength(h, 'latin1');
+  const out = Buffer.allocUnsafe(hl + body.length);
+  out.write(h, 0, 'latin1');
+  body.copy(out, hl);
+  return out;
+}
+
+/** buildRequest's head, as latin1 text (written as such when no body follows it: no buffer made for it). */
+function requestHeadText(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[]): string {
   let h = `${head.method} ${target} HTTP/1.1\r\nhost: ${head.headers.host ?? 'docker'}\r\n`;
   const connection = head.headers.connection;
   if (connection === undefined) {
@@ -256,12 +267,7 @@ function buildRequest(head: RequestHead, target: string, bodyLength: number | 'c
   else if (bodyLength !== undefined) h += `content-length: ${bodyLength}\r\n`;
   for (const l of extra) h += `${l}\r\n`;
   h += '\r\n';
-  if (!body?.length) return Buffer.from(h, 'latin1');
-  const hl = Buffer.byteLength(h, 'latin1');
-  const out = Buffer.allocUnsafe(hl + body.length);
-  out.write(h, 0, 'latin1');
-  body.copy(out, hl);
-  return out;
+  return h;
 }
 
 /** The decider's view of a request; `query` is a fresh URLSearchParams on each read (a getter on the class: no
@@ -606,7 +612,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           : head.method === 'POST' || head.method === 'PUT'
             ? 0
             : undefined;
-    const request = buildRequest(head, target, bodyLength, [], upload ? undefined : outBody);
+    const requestBody = upload ? undefined : outBody;
+    const request = requestBody?.length ? buildRequest(head, target, bodyLength, [], requestBody) : requestHeadText(head, target, bodyLength, []);
     if (upload && head.expectContinue && head.framing.type !== 'none') sock.write('HTTP/1.1 100 Continue\r\n\r\n');
     const filter = decision.responseFilter;
     const retryable = !upload && (head.method === 'GET' || head.method === 'HEAD');
@@ -632,7 +639,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       let pumpDone = !upload;
       let pumpError: unknown;
       try {
-        conn.sock.write(request);
+        if (typeof request === 'string') conn.sock.write(request, 'latin1');
+        else conn.sock.write(request);
         if (upload) {
           const routeDef = route;
           (loadCheck
