@@ -181,9 +181,19 @@ function checkContentType(view: { headers: Record<string, string | string[] | un
 const CACHE = new WeakMap<object, Map<string, Decision>>();
 const CACHE_MAX = 2048;
 
-export const decide: Decide = async (view, ctx) => {
+function cacheKey(view: { method: string; rawTarget: string; headers: Record<string, string | string[] | undefined>; body: Buffer | undefined }): string | undefined {
   const bodyless = view.body === undefined || view.body.length === 0;
-  const key = bodyless ? `${view.method} ${header(view.headers['content-type'])} ${view.rawTarget}` : undefined;
+  return bodyless ? `${view.method} ${header(view.headers['content-type'])} ${view.rawTarget}` : undefined;
+}
+
+/** The decision decide() would return from its cache for this request, without a promise; undefined when not cached. */
+export function cachedDecision(view: Parameters<Decide>[0], ctx: DecideContext): Decision | undefined {
+  const key = cacheKey(view);
+  return key === undefined ? undefined : CACHE.get(ctx)?.get(key);
+}
+
+export const decide: Decide = async (view, ctx) => {
+  const key = cacheKey(view);
   if (key === undefined) return decideUncached(view, ctx);
   let cache = CACHE.get(ctx);
   const hit = cache?.get(key);

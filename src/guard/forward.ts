@@ -13,7 +13,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { EngineEndpoint } from '../engine/transport.js';
-import { ChunkedDecoder, HttpParseError, endToEndHeaders, parseResponseHead, statusText, type BodyFraming, type ResponseHead } from './http-parser.js';
+import { ChunkedDecoder, HttpParseError, endToEndHeaders, parseResponseHead, statusText, type BodyFraming, type ParsedResponseHead } from './http-parser.js';
 import { SocketReader } from './socket-reader.js';
 import { push, pushChunk } from './flow.js';
 import { connectUpstream } from './tunnel.js';
@@ -93,11 +93,14 @@ export async function pumpBody(r: SocketReader, framing: BodyFraming, out: Duple
 }
 
 /** Reads the engine's response head (no timeout: long calls such as wait answer late; a client close ends it). */
-export async function readResponseHead(up: UpConn): Promise<ResponseHead & { raw: Buffer }> {
+export async function readResponseHead(up: UpConn): Promise<ParsedResponseHead & { raw: Buffer }> {
   for (;;) {
     if (up.r.length) {
       const h = parseResponseHead(up.r.buf);
-      if (h) return { ...h, raw: up.r.take(h.headBytes) };
+      if (h) {
+        h.raw = up.r.take(h.headBytes);
+        return h as ParsedResponseHead & { raw: Buffer };
+      }
     }
     if (up.r.ended) {
       if (up.r.length === 0 && up.uses > 1) throw new UpstreamClosedEarly();
@@ -113,8 +116,8 @@ export type LineFilter = { push(d: Buffer): Promise<Buffer> };
 export interface RelayOptions {
   client: Duplex;
   up: UpConn;
-  /** the engine's response head, and its bytes as received */
-  head: ResponseHead & { raw?: Buffer | undefined };
+  /** the engine's response head, and its bytes as received (raw) */
+  head: ParsedResponseHead;
   /** the client's request method was HEAD */
   isHead: boolean;
   /** the client speaks HTTP/1.1 (else 1.0: no chunked framing towards it) */
@@ -137,17 +140,47 @@ export interface RelayResult {
 }
 
 const MAX_FILTERED = 256 * 1024 * 1024;
+const DIGITS = /^\d{1,15}$/;
+const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
+
+/**
+ * relayResponse for the usual small answer, without a promise: a Content-Length body already received in full,
+ * unfiltered, whose head goes to the client as received. Returns undefined (having done nothing) for anything else.
+ */
+export function relayBufferedAnswer(o: RelayOptions): RelayResult | undefined {
+  const { client, up, head } = o;
+  const status = head.status;
+  const cl = head.contentLength;
+  if (status < 200 || status === 204 || status === 304 || o.isHead || cl === undefined || head.transferEncoding !== undefined || !DIGITS.test(cl)) return undefined;
+  if (status === 200 && (o.bufferFilter || o.lineFilter)) return undefined;
+  // rawHead() of relayResponse: a keep-alive 1.1 head whose only hop-by-hop header is its Content-Length
+  if (head.raw === undefined || !o.keepClient || head.version !== '1.1' || head.statusText === '' || head.connection !== undefined || head.hopByHop !== 1) return undefined;
+  const left = Number(cl);
+  if (up.r.length < left) return undefined;
+  const h = head.raw;
+  const body = up.r.take(left);
+  if (body.length && h.buffer === body.buffer && h.byteOffset + h.length === body.byteOffset) {
+    client.write(Buffer.from(h.buffer, h.byteOffset, h.length + body.length));
+  } else {
+    client.cork();
+    client.write(h);
+    if (body.length) client.write(body);
+    client.uncork();
+  }
+  o.onHeadSent?.();
+  return { keepClient: true, keepUp: true };
+}
 
 /** Relays one response from the engine to the client. Rejects only before the head was written to the client. */
 export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   const { client, up, head } = o;
   const status = head.status;
   if (status === 101 || (status >= 100 && status < 200)) throw new HttpParseError(502, `the engine answered ${status} to a plain request`);
-  const cl = head.headers['content-length'];
-  const te = head.headers['transfer-encoding'];
+  const cl = head.contentLength;
+  const te = head.transferEncoding;
   if (te !== undefined && te.toLowerCase() !== 'chunked') throw new HttpParseError(502, `the engine answered with Transfer-Encoding: ${te}`);
-  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) throw new HttpParseError(502, 'the engine answered with an invalid Content-Length');
-  const upKeep = head.version === '1.1' && !/(^|,)\s*close\s*(,|$)/i.test(head.headers.connection ?? '');
+  if (cl !== undefined && !DIGITS.test(cl)) throw new HttpParseError(502, 'the engine answered with an invalid Content-Length');
+  const upKeep = head.version === '1.1' && (head.connection === undefined || !CONNECTION_CLOSE.test(head.connection));
   const noBody = o.isHead || status === 204 || status === 304;
   const framing: BodyFraming | { type: 'close' } = noBody
     ? { type: 'none' }
@@ -157,10 +190,9 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
         ? { type: 'length', length: Number(cl) }
         : { type: 'close' };
   let keepClient = o.keepClient;
-  const e2e = endToEndHeaders(head.rawHeaders, head.headers.connection);
   const headBuf = (framingLines: string[]): string => {
     let h = `HTTP/1.1 ${status} ${head.statusText || statusText(status)}\r\n`;
-    for (const [k, v] of e2e) h += `${k}: ${v}\r\n`;
+    for (const [k, v] of endToEndHeaders(head.rawHeaders, head.connection)) h += `${k}: ${v}\r\n`;
     for (const l of framingLines) h += `${l}\r\n`;
     if (!keepClient) h += 'Connection: close\r\n';
     return `${h}\r\n`;
@@ -168,9 +200,16 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
   const sent = () => o.onHeadSent?.();
   // The engine's own head bytes can go to the client unchanged when its framing is passed through as is, nothing in
   // it is hop-by-hop and the connection stays open (the usual answer: no copy of the headers, no re-serialisation).
-  const rawHead = (): Buffer | string | undefined =>
-    o.head.raw !== undefined && keepClient && (cl === undefined || te === undefined) && head.version === '1.1' && head.statusText !== '' && e2e.length + (cl !== undefined ? 1 : 0) + (te !== undefined ? 1 : 0) === head.rawHeaders.length
-      ? o.head.raw
+  // Without a Connection header, the headers endToEndHeaders drops are the hop-by-hop ones the parser counted.
+  const rawHead = (): Buffer | undefined =>
+    head.raw !== undefined &&
+    keepClient &&
+    (cl === undefined || te === undefined) &&
+    head.version === '1.1' &&
+    head.statusText !== '' &&
+    (head.connection === undefined ? head.hopByHop : head.rawHeaders.length - endToEndHeaders(head.rawHeaders, head.connection).length) ===
+      (cl !== undefined ? 1 : 0) + (te !== undefined ? 1 : 0)
+      ? head.raw
       : undefined;
 
   if (framing.type === 'none') {
@@ -203,8 +242,13 @@ export async function relayResponse(o: RelayOptions): Promise<RelayResult> {
     let left = framing.length;
     const h = rawHead() ?? headBuf([`Content-Length: ${left}`]);
     if (up.r.length >= left) {
-      // the common case for small answers: head and body in one write
+      // the common case for small answers: head and body in one write (one buffer when they were read together)
       const body = up.r.take(left);
+      if (typeof h !== 'string' && body.length && h.buffer === body.buffer && h.byteOffset + h.length === body.byteOffset) {
+        client.write(Buffer.from(h.buffer, h.byteOffset, h.length + body.length));
+        sent();
+        return { keepClient, keepUp: upKeep };
+      }
       client.cork();
       if (typeof h === 'string') client.write(h, 'latin1');
       else client.write(h);

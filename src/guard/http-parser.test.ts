@@ -206,3 +206,49 @@ describe('parser fuzz (mutated requests): only HttpParseError, and accepted head
     }
   });
 });
+
+describe('head parsing fast paths (the same answers as line by line)', () => {
+  it('response framing headers match the headers record: mixed case, repeated, hop-by-hop counted', () => {
+    const h = parseResponseHead(b('HTTP/1.1 200 OK\r\nCONTENT-length: 2\r\nconnection: keep-alive\r\nConnection: X-A\r\nTe: x\r\nDocker-Experimental: false\r\nX-A: 1\r\n\r\nOK'))!;
+    assert.equal(h.contentLength, h.headers['content-length']);
+    assert.equal(h.connection, 'keep-alive, X-A');
+    assert.equal(h.transferEncoding, undefined);
+    assert.equal(h.hopByHop, 4);
+    assert.equal(h.hopByHop, h.rawHeaders.length - endToEndHeaders(h.rawHeaders, undefined).length);
+  });
+  it('status lines: no reason, an empty reason, a CR or LF inside, a bad version', () => {
+    assert.equal(parseResponseHead(b('HTTP/1.1 204\r\n\r\n'))!.statusText, '');
+    assert.equal(parseResponseHead(b('HTTP/1.0 200 \r\nA: b\r\n\r\n'))!.statusText, '');
+    assert.equal(parseResponseHead(b('HTTP/1.1 404 Not Found\r\n\r\n'))!.status, 404);
+    for (const bad of ['HTTP/1.1 200 O\rK\r\n\r\n', 'HTTP/1.1 200 O\nK\r\n\r\n', 'HTTP/1.2 200 OK\r\n\r\n', 'HTTP/1.1 20 OK\r\n\r\n', 'HTTP/1.1  200 OK\r\n\r\n', 'HTTP/1.1 200OK\r\n\r\n']) {
+      assert.throws(() => parseResponseHead(b(bad)), (e: unknown) => e instanceof HttpParseError && e.status === 502, bad);
+    }
+  });
+  it('a header block with one bad line gets the line-by-line error', () => {
+    assert.throws(() => parseRequestHead(b('GET / HTTP/1.1\r\nA: 1\r\nB\x01: 2\r\n\r\n')), /malformed header name/);
+    assert.throws(() => parseRequestHead(b('GET / HTTP/1.1\r\nA: 1\r\nB: \x01\r\n\r\n')), /control character in header B/);
+    assert.throws(() => parseRequestHead(b('GET / HTTP/1.1\r\nA: 1\r\n B: 2\r\n\r\n')), /obsolete line folding/);
+    assert.deepEqual(parseRequestHead(b('GET / HTTP/1.1\r\nA: \t 1 \t\r\nB:\r\nC:x:y\r\n\r\n'))!.rawHeaders, [
+      ['A', '1'],
+      ['B', ''],
+      ['C', 'x:y'],
+    ]);
+  });
+  it('request heads past the 8 KiB text window: parsed, refused as too large, bare LF found', () => {
+    const pad = `X-Pad: ${'a'.repeat(9000)}\r\n`;
+    assert.equal(parseRequestHead(b(`GET / HTTP/1.1\r\n${pad}\r\n`))!.rawHeaders[0]![1].length, 9000);
+    assert.equal(status(`GET / HTTP/1.1\r\n${pad}`), 'incomplete');
+    assert.equal(status(`GET / HTTP/1.1\r\n${pad}\r\n`, 8192), 431);
+    assert.equal(status(`GET / HTTP/1.1\r\n${pad}`, 8192), 431);
+    assert.equal(status(`GET / HTTP/1.1\r\n${pad}X: 1\nY: 2\r\n\r\n`), 400);
+    // the end of the head straddling the window's edge
+    for (let n = 8170; n < 8200; n++) assert.equal(status(`GET / HTTP/1.1\r\nX: ${'a'.repeat(n - 21)}\r\n\r\nbody`), 'ok', String(n));
+  });
+  it('request lines: two single spaces, no empty parts', () => {
+    for (const bad of ['GET  / HTTP/1.1', 'GET / HTTP/1.1 ', ' GET / HTTP/1.1', 'GET /HTTP/1.1', 'GET / HTTP/1.x', 'GET / HTTP/11', 'GET\t/ HTTP/1.1']) {
+      assert.equal(status(`${bad}\r\n\r\n`), 400, bad);
+    }
+    assert.equal(status('GET / HTTP/2.0\r\n\r\n'), 505);
+    assert.equal(status('GET / HTTP/1.0\r\n\r\n'), 'ok');
+  });
+});

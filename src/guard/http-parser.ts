@@ -47,6 +47,60 @@ export interface ResponseHead {
   headBytes: number;
 }
 
+/**
+ * A response head as parseResponseHead reads it. The framing headers are picked out while parsing (values as
+ * `headers` has them: repeated ones joined with ", "); the `headers` record itself is built on first use (the forward
+ * path needs only the framing headers).
+ */
+export class ParsedResponseHead implements ResponseHead {
+  readonly version: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly rawHeaders: [string, string][];
+  readonly headBytes: number;
+  /** Content-Length, Transfer-Encoding and Connection, as headers['content-length'] etc. */
+  readonly contentLength: string | undefined;
+  readonly transferEncoding: string | undefined;
+  readonly connection: string | undefined;
+  /** how many raw headers are hop-by-hop (HOP_BY_HOP) */
+  readonly hopByHop: number;
+  /** the head's bytes as received (set by the reader that took them) */
+  raw: Buffer | undefined = undefined;
+  #headers: Record<string, string> | undefined = undefined;
+
+  constructor(
+    version: string,
+    status: number,
+    statusText: string,
+    rawHeaders: [string, string][],
+    headBytes: number,
+    framing: { cl: string | undefined; te: string | undefined; conn: string | undefined; hop: number },
+  ) {
+    this.version = version;
+    this.status = status;
+    this.statusText = statusText;
+    this.rawHeaders = rawHeaders;
+    this.headBytes = headBytes;
+    this.contentLength = framing.cl;
+    this.transferEncoding = framing.te;
+    this.connection = framing.conn;
+    this.hopByHop = framing.hop;
+  }
+
+  get headers(): Record<string, string> {
+    if (this.#headers === undefined) {
+      const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+      for (const [n, v] of this.rawHeaders) {
+        const k = n.toLowerCase();
+        const prev = headers[k];
+        headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** field-value: visible ASCII, SP, HTAB and obs-text; no other control characters */
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -73,8 +127,36 @@ function findHeadEnd(buf: Buffer, maxHeadBytes: number): number | undefined {
   return end;
 }
 
+/**
+ * A whole header block that every line of would pass parseHeaderLine: `name:value` lines separated by CRLF, names of
+ * tchar, values without control characters (HTAB and obs-text allowed). One linear scan (each line ends at a CRLF,
+ * each name at its colon): a block that fails it is parsed line by line for the exact error.
+ */
+const HEADER_BLOCK = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*$/y;
+
 /** Header lines of a head's text, from `from` (just after the start line's CRLF) to the end of the text. */
 function parseHeaderLines(text: string, from: number): [string, string][] {
+  const out: [string, string][] = [];
+  if (from >= text.length) return out;
+  HEADER_BLOCK.lastIndex = from;
+  if (!HEADER_BLOCK.test(text)) return parseHeaderLinesStrict(text, from);
+  // every line is valid: split each at its first colon, trim SP/HTAB around the value
+  let i = from;
+  for (;;) {
+    let eol = text.indexOf('\r\n', i);
+    if (eol === -1) eol = text.length;
+    const colon = text.indexOf(':', i);
+    let a = colon + 1;
+    let b = eol;
+    while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+    while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+    out.push([text.slice(i, colon), text.slice(a, b)]);
+    if (eol === text.length) return out;
+    i = eol + 2;
+  }
+}
+
+function parseHeaderLinesStrict(text: string, from: number): [string, string][] {
   const out: [string, string][] = [];
   let i = from;
   while (i < text.length) {
@@ -128,6 +210,12 @@ function connectionTokens(v: string | undefined): string[] {
   return out;
 }
 
+const HEAD_WINDOW = 8192;
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /**
  * Parses a request head at the start of buf (leading empty lines are skipped, as RFC 9112 allows).
  * Returns undefined when the head is not complete yet.
@@ -136,15 +224,47 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
   let skip = 0;
   while (skip + 1 < buf.length && buf[skip] === 0x0d && buf[skip + 1] === 0x0a && skip < 16) skip += 2;
   const b = skip ? buf.subarray(skip) : buf;
-  const end = findHeadEnd(b, maxHeadBytes);
-  if (end === undefined) return undefined;
-  const text = b.toString('latin1', 0, end);
+  // The usual head fits in the first HEAD_WINDOW bytes: searched as text (findHeadEnd's checks on the text); a head
+  // not found there is searched in the bytes.
+  const n = b.length <= HEAD_WINDOW ? b.length : HEAD_WINDOW;
+  let text = b.toString('latin1', 0, n);
+  let end = text.indexOf('\r\n\r\n');
+  if (end === -1 && n < b.length) {
+    const e = findHeadEnd(b, maxHeadBytes);
+    if (e === undefined) return undefined;
+    end = e;
+    text = b.toString('latin1', 0, end);
+  } else {
+    const limit = end === -1 ? text.length : end;
+    for (let i = text.indexOf('\n'); i !== -1 && i < limit + 2; i = text.indexOf('\n', i + 1)) {
+      if (i === 0 || text.charCodeAt(i - 1) !== 0x0d) throw new HttpParseError(400, 'bare LF in the request head (lines must end with CRLF)');
+    }
+    if (end === -1) {
+      if (b.length > maxHeadBytes) throw new HttpParseError(431, `request head larger than ${maxHeadBytes} bytes`);
+      return undefined;
+    }
+    if (end + 4 > maxHeadBytes) throw new HttpParseError(431, `request head larger than ${maxHeadBytes} bytes`);
+    text = text.slice(0, end);
+  }
   let eol = text.indexOf('\r\n');
   if (eol === -1) eol = text.length;
-  const reqLine = text.slice(0, eol);
-  const m = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/.exec(reqLine);
-  if (!m) throw new HttpParseError(400, 'malformed request line');
-  const [, method, target, major, minor] = m as unknown as [string, string, string, string, string];
+  // METHOD SP TARGET SP HTTP/D.D, METHOD and TARGET without spaces (/^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/)
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 > 0 && sp1 < eol ? text.indexOf(' ', sp1 + 1) : -1;
+  if (
+    sp2 <= sp1 + 1 ||
+    eol !== sp2 + 9 ||
+    !text.startsWith('HTTP/', sp2 + 1) ||
+    !isDigit(text.charCodeAt(sp2 + 6)) ||
+    text.charCodeAt(sp2 + 7) !== 0x2e ||
+    !isDigit(text.charCodeAt(sp2 + 8))
+  ) {
+    throw new HttpParseError(400, 'malformed request line');
+  }
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const major = text[sp2 + 6]!;
+  const minor = text[sp2 + 8]!;
   if (!TOKEN.test(method)) throw new HttpParseError(400, 'malformed method');
   if (major !== '1' || (minor !== '0' && minor !== '1')) throw new HttpParseError(505, `HTTP version ${major}.${minor} not supported`);
   if (!TARGET.test(target)) throw new HttpParseError(400, 'the request target must be an absolute path (origin form, visible ASCII)');
@@ -184,31 +304,61 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BY
 }
 
 /** Parses a response head from upstream (for tunnels, where Node's client is not used). */
-export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): ResponseHead | undefined {
-  const end = buf.indexOf('\r\n\r\n');
+export function parseResponseHead(buf: Buffer, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): ParsedResponseHead | undefined {
+  // the head is searched as text in the first HEAD_WINDOW bytes, in the bytes beyond
+  const n = buf.length <= HEAD_WINDOW ? buf.length : HEAD_WINDOW;
+  let text = buf.toString('latin1', 0, n);
+  let end = text.indexOf('\r\n\r\n');
+  if (end === -1 && n < buf.length) end = buf.indexOf(CRLFCRLF);
   if (end === -1) {
     if (buf.length > maxHeadBytes) throw new HttpParseError(502, 'upstream response head too large');
     return undefined;
   }
-  const text = buf.toString('latin1', 0, end);
+  text = end <= n ? text.slice(0, end) : buf.toString('latin1', 0, end);
   let eol = text.indexOf('\r\n');
   if (eol === -1) eol = text.length;
-  const m = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/.exec(text.slice(0, eol));
-  if (!m) throw new HttpParseError(502, 'malformed upstream status line');
+  // /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/ on the status line ('.' matches neither CR nor LF)
+  const minor = text.charCodeAt(7);
+  if (
+    !text.startsWith('HTTP/1.') ||
+    (minor !== 0x30 && minor !== 0x31) ||
+    text.charCodeAt(8) !== 0x20 ||
+    !isDigit(text.charCodeAt(9)) ||
+    !isDigit(text.charCodeAt(10)) ||
+    !isDigit(text.charCodeAt(11)) ||
+    (eol !== 12 && (eol < 12 || text.charCodeAt(12) !== 0x20 || hasCrOrLf(text, 13, eol)))
+  ) {
+    throw new HttpParseError(502, 'malformed upstream status line');
+  }
   let rawHeaders: [string, string][];
   try {
     rawHeaders = parseHeaderLines(text, eol + 2);
   } catch (e) {
     throw new HttpParseError(502, `malformed upstream response: ${(e as Error).message}`);
   }
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [n, v] of rawHeaders) {
-    const k = n.toLowerCase();
-    const prev = headers[k];
-    headers[k] = prev !== undefined ? `${prev}, ${v}` : v;
+  const framing = { cl: undefined as string | undefined, te: undefined as string | undefined, conn: undefined as string | undefined, hop: 0 };
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const [name, v] = rawHeaders[i]!;
+    // only a name with the first letter and length of a hop-by-hop one is lower-cased and looked up
+    if (((HOP_FIRST_LENGTHS[name.charCodeAt(0) | 0x20] ?? 0) & (1 << Math.min(name.length, 31))) === 0) continue;
+    const k = name.toLowerCase();
+    if (!HOP_BY_HOP.has(k)) continue;
+    framing.hop++;
+    if (k === 'content-length') framing.cl = framing.cl !== undefined ? `${framing.cl}, ${v}` : v;
+    else if (k === 'transfer-encoding') framing.te = framing.te !== undefined ? `${framing.te}, ${v}` : v;
+    else if (k === 'connection') framing.conn = framing.conn !== undefined ? `${framing.conn}, ${v}` : v;
   }
-  return { version: m[1]!, status: Number(m[2]), statusText: m[3] ?? '', rawHeaders, headers, headBytes: end + 4 };
+  return new ParsedResponseHead(text.slice(5, 8), (text.charCodeAt(9) - 0x30) * 100 + (text.charCodeAt(10) - 0x30) * 10 + (text.charCodeAt(11) - 0x30), eol > 12 ? text.slice(13, eol) : '', rawHeaders, end + 4, framing);
 }
+
+function hasCrOrLf(text: string, from: number, to: number): boolean {
+  const cr = text.indexOf('\r', from);
+  if (cr !== -1 && cr < to) return true;
+  const lf = text.indexOf('\n', from);
+  return lf !== -1 && lf < to;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILER_BYTES = 16 * 1024;
@@ -308,6 +458,9 @@ export const HOP_BY_HOP = new Set([
   'expect',
   'host',
 ]);
+/** by a name's first character (lower-cased with | 0x20), a bit per length (31: 31 or more) of the hop-by-hop names */
+const HOP_FIRST_LENGTHS = new Uint32Array(256);
+for (const h of HOP_BY_HOP) HOP_FIRST_LENGTHS[h.charCodeAt(0)]! |= 1 << Math.min(h.length, 31);
 
 /** Removes hop-by-hop headers, and any header the Connection header names. */
 export function endToEndHeaders(raw: [string, string][], connection: string | undefined): [string, string][] {

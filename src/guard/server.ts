@@ -22,6 +22,7 @@ import { Labels } from '../util/labels.js';
 import type { GuardDecisionRecord } from './audit-log.js';
 import {
   DEFAULT_MAX_HEAD_BYTES,
+  HOP_BY_HOP,
   HttpParseError,
   endToEndHeaders,
   errorResponse,
@@ -38,7 +39,7 @@ import { runGrpcProxy } from './grpc/proxy.js';
 import { DEFAULT_PIN_DIR, probePins, releasePins } from './pins.js';
 import { DEFAULT_TAG_DIR, openTagReservations, releaseTagReservations } from './tag-reservations.js';
 import { cleanHostPath, isPathWithin } from './path-rewrite.js';
-import { decodedBody, openUpstream, pumpBody, readResponseHead, relayResponse, usable, UpstreamClosedEarly, type UpConn } from './forward.js';
+import { decodedBody, openUpstream, pumpBody, readResponseHead, relayBufferedAnswer, relayResponse, usable, UpstreamClosedEarly, type RelayOptions, type UpConn } from './forward.js';
 import { SocketReader } from './socket-reader.js';
 import { pumpImageLoad } from './image-load.js';
 import { checkLoadedTags } from './rules/image.js';
@@ -219,30 +220,6 @@ export function parseListen(url: string, allowNonLoopback: boolean): ListenSpec 
   return { kind: 'tcp', host, port };
 }
 
-async function readHead(r: SocketReader, limits: GuardLimits): Promise<RequestHead | null> {
-  let deadline = 0;
-  for (;;) {
-    if (r.length) {
-      const head = parseRequestHead(r.buf, limits.maxHeadBytes);
-      if (head) {
-        r.take(head.headBytes);
-        return head;
-      }
-      if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
-    }
-    if (r.ended) {
-      if (r.length === 0) return null;
-      throw new HttpParseError(400, 'connection closed in the middle of a request head');
-    }
-    const wait = deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs;
-    const w = await r.wait(wait);
-    if (w === 'timeout') {
-      if (!deadline && r.length === 0) return null; // idle keep-alive connection
-      throw new HttpParseError(408, 'request head not received in time');
-    }
-  }
-}
-
 async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, idleMs: number): Promise<Buffer | undefined> {
   if (framing.type === 'none') return undefined;
   if (framing.type === 'length') {
@@ -269,18 +246,55 @@ async function readFullBody(r: SocketReader, framing: BodyFraming, cap: number, 
  * sends X-Docker-Expose-Session-Grpc-Method once per method), our own framing, then the checked body.
  */
 function buildRequest(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[], body: Buffer | undefined): Buffer {
-  let h = `${head.method} ${target} HTTP/1.1\r\nhost: ${head.headers.host ?? 'docker'}\r\n`;
-  for (const [n, v] of endToEndHeaders(head.rawHeaders, head.headers.connection)) h += `${n.toLowerCase()}: ${v}\r\n`;
-  if (bodyLength === 'chunked') h += 'transfer-encoding: chunked\r\n';
-  else if (bodyLength !== undefined) h += `content-length: ${bodyLength}\r\n`;
-  for (const l of extra) h += `${l}\r\n`;
-  h += '\r\n';
+  const h = requestHeadText(head, target, bodyLength, extra);
   if (!body?.length) return Buffer.from(h, 'latin1');
   const hl = Buffer.byteLength(h, 'latin1');
   const out = Buffer.allocUnsafe(hl + body.length);
   out.write(h, 0, 'latin1');
   body.copy(out, hl);
   return out;
+}
+
+/** buildRequest's head, as latin1 text (written as such when no body follows it: no buffer made for it). */
+function requestHeadText(head: RequestHead, target: string, bodyLength: number | 'chunked' | undefined, extra: string[]): string {
+  let h = `${head.method} ${target} HTTP/1.1\r\nhost: ${head.headers.host ?? 'docker'}\r\n`;
+  const connection = head.headers.connection;
+  if (connection === undefined) {
+    // endToEndHeaders without a Connection header: the hop-by-hop names only, each name lower-cased once
+    for (const [n, v] of head.rawHeaders) {
+      const k = n.toLowerCase();
+      if (!HOP_BY_HOP.has(k)) h += `${k}: ${v}\r\n`;
+    }
+  } else for (const [n, v] of endToEndHeaders(head.rawHeaders, connection)) h += `${n.toLowerCase()}: ${v}\r\n`;
+  if (bodyLength === 'chunked') h += 'transfer-encoding: chunked\r\n';
+  else if (bodyLength !== undefined) h += `content-length: ${bodyLength}\r\n`;
+  for (const l of extra) h += `${l}\r\n`;
+  h += '\r\n';
+  return h;
+}
+
+/** The decider's view of a request; `query` is a fresh URLSearchParams on each read (a getter on the class: no
+ *  per-request accessor definition). */
+class ServerRequestView implements RequestView {
+  readonly method: string;
+  readonly rawTarget: string;
+  readonly path: string;
+  readonly apiVersion: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | undefined;
+  readonly #query: string;
+  constructor(method: string, rawTarget: string, path: string, apiVersion: string | undefined, query: string, headers: Record<string, string>, body: Buffer | undefined) {
+    this.method = method;
+    this.rawTarget = rawTarget;
+    this.path = path;
+    this.apiVersion = apiVersion;
+    this.headers = headers;
+    this.body = body;
+    this.#query = query;
+  }
+  get query(): URLSearchParams {
+    return new URLSearchParams(this.#query);
+  }
 }
 
 interface ConnState {
@@ -296,22 +310,35 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
   }
   const limits: GuardLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const log = opts.log ?? silentLogger;
-  // one ISO timestamp per millisecond, not one Date per request
+  // one ISO timestamp per millisecond, not one Date per request; within a second only the milliseconds change
   let tsMs = -1;
   let tsIso = '';
+  let tsSec = Number.NaN;
+  let tsPrefix = '';
   const timestamp = (): string => {
     if (opts.now) return opts.now().toISOString();
     const ms = Date.now();
     if (ms !== tsMs) {
       tsMs = ms;
-      tsIso = new Date(ms).toISOString();
+      const sec = Math.floor(ms / 1000);
+      if (sec !== tsSec) {
+        tsSec = sec;
+        const iso = new Date(sec * 1000).toISOString();
+        // YYYY-MM-DDTHH:mm:ss.sssZ (years 0-9999); anything else is formatted whole every time
+        tsPrefix = iso.length === 24 ? iso.slice(0, 20) : '';
+      }
+      const r = ms - sec * 1000;
+      tsIso = tsPrefix ? `${tsPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z` : new Date(ms).toISOString();
     }
     return tsIso;
   };
   const upstream: EngineEndpoint = parseHostUrl(opts.upstream, '--upstream');
   if (upstream.kind === 'tcp' && opts.upstreamTls) upstream.tls = opts.upstreamTls;
   const engine = new Engine(upstream, { signal: opts.signal });
-  const decide: Decide = opts.decide ?? (await import('./decide.js')).decide;
+  const decideModule = await import('./decide.js');
+  const decide: Decide = opts.decide ?? decideModule.decide;
+  // the default decider's cached decisions are taken without a promise (the same object decide() would resolve to)
+  const cachedDecision = decide === decideModule.decide ? decideModule.cachedDecision : undefined;
   const policy: EffectivePolicy = opts.policy ?? (await import('./policy.js')).defaultPolicy();
   const listen = parseListen(opts.listen, opts.allowNonLoopback ?? false);
   if (opts.tls && listen.kind !== 'tcp') throw usageError('E_GUARD_TLS_UNIX', 'TLS is for tcp:// listeners only', { hint: 'drop the TLS options, or listen on tcp://' });
@@ -378,12 +405,24 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     extra: Partial<GuardDecisionRecord> = {},
   ): void => {
     const q = head.target.indexOf('?');
-    const path = splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path;
+    recordPath(n, started, head.method, splitTarget(q === -1 ? head.target : head.target.slice(0, q)).path, decision, status, extra);
+  };
+
+  /** record() for a request whose path (splitTarget(target).path) is known */
+  const recordPath = (
+    n: number,
+    started: number,
+    method: string,
+    path: string,
+    decision: GuardDecisionRecord['decision'],
+    status: number,
+    extra: Partial<GuardDecisionRecord>,
+  ): void => {
     emit({
       ts: timestamp(),
       level: decision === 'forward' ? 'info' : decision === 'error' && status >= 500 ? 'error' : 'warn',
       req: n,
-      method: head.method,
+      method,
       path,
       route: undefined,
       owner: opts.owner,
@@ -392,6 +431,24 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       status,
       ms: Date.now() - started,
       ...extra,
+    });
+  };
+
+  /** The record of a forwarded request: recordPath(..., 'forward', status, { route, notes }) without the spread. */
+  const recordForward = (n: number, started: number, method: string, path: string, status: number, route: string, notes: string[] | undefined): void => {
+    emit({
+      ts: timestamp(),
+      level: 'info',
+      req: n,
+      method,
+      path,
+      route,
+      owner: opts.owner,
+      decision: 'forward',
+      rule: undefined,
+      status,
+      ms: Date.now() - started,
+      notes,
     });
   };
 
@@ -425,20 +482,10 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       if (head.framing.type !== 'none') body = await readFullBody(r, head.framing, policy.maxBodyBytes, limits.bodyIdleTimeoutMs);
     }
 
-    const view: RequestView = {
-      method: head.method,
-      rawTarget: head.target,
-      path,
-      apiVersion,
-      get query() {
-        return new URLSearchParams(query);
-      },
-      headers: head.headers,
-      body: upload ? undefined : (body ?? undefined),
-    };
+    const view: RequestView = new ServerRequestView(head.method, head.target, path, apiVersion, query, head.headers, upload ? undefined : (body ?? undefined));
     let decision: Decision;
     try {
-      decision = await decide(view, ctx);
+      decision = cachedDecision?.(view, ctx) ?? (await decide(view, ctx));
     } catch (e) {
       const ne = findNestlingError(e);
       log.log('error', `decide failed on ${head.method} ${path}: ${String(e)}`);
@@ -573,7 +620,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           : head.method === 'POST' || head.method === 'PUT'
             ? 0
             : undefined;
-    const request = buildRequest(head, target, bodyLength, [], upload ? undefined : outBody);
+    const requestBody = upload ? undefined : outBody;
+    const request = requestBody?.length ? buildRequest(head, target, bodyLength, [], requestBody) : requestHeadText(head, target, bodyLength, []);
     if (upload && head.expectContinue && head.framing.type !== 'none') sock.write('HTTP/1.1 100 Continue\r\n\r\n');
     const filter = decision.responseFilter;
     const retryable = !upload && (head.method === 'GET' || head.method === 'HEAD');
@@ -599,7 +647,8 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
       let pumpDone = !upload;
       let pumpError: unknown;
       try {
-        conn.sock.write(request);
+        if (typeof request === 'string') conn.sock.write(request, 'latin1');
+        else conn.sock.write(request);
         if (upload) {
           const routeDef = route;
           (loadCheck
@@ -618,7 +667,7 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           const m = /^\/(containers|networks|volumes|images)\/([^/]+)$/.exec(path);
           if (m) oracle.forget(decodeURIComponent(m[2]!));
         }
-        const res = await relayResponse({
+        const relay: RelayOptions = {
           client: sock,
           up: conn,
           head: rh,
@@ -630,9 +679,11 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
           lineFilter: filter === 'events' ? new EventFilter(opts.owner, oracle) : undefined,
           onHeadSent: () => {
             headSent = true;
-            record(n, started, head, verdict, rh.status, base);
+            if (dryRunOf) recordPath(n, started, head.method, path, verdict, rh.status, base);
+            else recordForward(n, started, head.method, path, rh.status, route.id, decision.notes);
           },
-        });
+        };
+        const res = relayBufferedAnswer(relay) ?? (await relayResponse(relay));
         // an answer that came before the whole upload was sent leaves both connections out of step
         const keep = res.keepClient && pumpDone && pumpError === undefined;
         if (!res.keepUp || !pumpDone || pumpError !== undefined) {
@@ -668,9 +719,30 @@ export async function startGuard(opts: GuardOptions): Promise<GuardHandle> {
     try {
       for (;;) {
         if (closing) break;
-        let head: RequestHead | null;
+        // the request head (read here rather than in an async helper: one promise less per request)
+        let head: RequestHead | null = null;
         try {
-          head = await readHead(r, limits);
+          let deadline = 0;
+          for (;;) {
+            if (r.length) {
+              const h = parseRequestHead(r.buf, limits.maxHeadBytes);
+              if (h) {
+                r.take(h.headBytes);
+                head = h;
+                break;
+              }
+              if (!deadline) deadline = Date.now() + limits.headTimeoutMs;
+            }
+            if (r.ended) {
+              if (r.length === 0) break;
+              throw new HttpParseError(400, 'connection closed in the middle of a request head');
+            }
+            const w = await r.wait(deadline ? Math.max(1, deadline - Date.now()) : limits.keepAliveTimeoutMs);
+            if (w === 'timeout') {
+              if (!deadline && r.length === 0) break; // idle keep-alive connection
+              throw new HttpParseError(408, 'request head not received in time');
+            }
+          }
         } catch (e) {
           const status = e instanceof HttpParseError ? e.status : 400;
           const msg = `nestling guard: ${(e as Error).message}`;
