@@ -22,7 +22,7 @@ export const RULES = {
   'no-devices': 'HostConfig.Devices, DeviceCgroupRules, DeviceRequests',
   'bind-outside-allowlist': 'bind mount sources (Binds, Mounts, local volumes with o=bind) outside the allowBind dirs',
   'restart-host-path': 'a restart policy on a container that mounts host paths (the daemon would mount them again on its own, unchecked)',
-  'bind-swapped': 'starting a container whose bind source (or o=bind volume device) no longer resolves to the checked path (a symlink swapped in after create)',
+  'bind-swapped': 'starting (or copying to/from) a container whose bind source (or o=bind volume device) no longer resolves to the checked path (a symlink swapped in after create), or cannot be pinned',
   'volume-driver': 'a volume driver other than local (VolumeDriver, Mounts DriverConfig, volume create)',
   'volume-driver-opts': 'local-driver options that mount host devices or remote filesystems',
   'runtime': 'HostConfig.Runtime other than runc and the policy allowRuntimes',
