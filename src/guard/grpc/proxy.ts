@@ -80,6 +80,13 @@ function endToEnd(raw: readonly string[], keepStatus: boolean): http2.OutgoingHt
 
 const noop = (): void => undefined;
 
+/** Ends a call the guard answers itself: gRPC's trailers-only form (status and message in the one HEADERS frame). */
+function endCall(stream: http2.ServerHttp2Stream, code: number, message: string): boolean {
+  if (stream.destroyed || stream.headersSent) return false;
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+  return true;
+}
+
 /** Runs the proxy until both connections are closed. */
 export function runGrpcProxy(o: GrpcProxyOptions): Promise<void> {
   return new Promise((resolve) => {
@@ -146,14 +153,9 @@ async function onStream(
   const started = Date.now();
   const path = String(headers[':path'] ?? '');
   const record = (r: Omit<GrpcCallRecord, 'path' | 'ms'>) => o.onCall({ path, ms: Date.now() - started, ...r });
-  const refuse = (d: GrpcDenial, code = GRPC_PERMISSION_DENIED): void => {
+  const refuse = (d: GrpcDenial): void => {
     record({ decision: 'deny', status: 403, rule: d.rule, message: d.message });
-    if (stream.destroyed || stream.headersSent) return;
-    stream.respond(
-      { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(d.message) },
-      { endStream: true },
-    );
-    stream.resume();
+    if (endCall(stream, GRPC_PERMISSION_DENIED, d.message)) stream.resume();
   };
   let dryRunOf: GrpcDenial | undefined;
   const denyOrNote = (d: GrpcDenial): boolean => {
@@ -202,12 +204,7 @@ async function onStream(
       r = await policy.check(msgs[0] as Buffer, o.ctx, o.route);
     } catch (e) {
       record({ decision: 'error', status: 502, message: (e as Error).message });
-      if (!stream.destroyed && !stream.headersSent) {
-        stream.respond(
-          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`nestling guard: cannot decide on this call: ${(e as Error).message}`) },
-          { endStream: true },
-        );
-      }
+      endCall(stream, GRPC_UNAVAILABLE, `nestling guard: cannot decide on this call: ${(e as Error).message}`);
       return;
     }
     if (!Buffer.isBuffer(r)) {
@@ -222,7 +219,7 @@ async function onStream(
     upReq = up.request({ ...endToEnd(rawHeaders, false), ':method': 'POST', ':path': path }, { endStream: false });
   } catch (e) {
     record({ decision: 'error', status: 502, message: (e as Error).message });
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': 'nestling guard: the engine connection is closed' }, { endStream: true });
+    endCall(stream, GRPC_UNAVAILABLE, 'nestling guard: the engine connection is closed');
     return;
   }
   upReq.on('error', noop);
@@ -269,12 +266,8 @@ async function onStream(
   upReq.once('close', () => {
     logOnce(502);
     if (stream.destroyed || stream.closed) return;
-    if (!stream.headersSent) {
-      stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(GRPC_UNAVAILABLE), 'grpc-message': 'nestling guard: the engine closed the call' },
-        { endStream: true },
-      );
-    } else if (upReq.rstCode !== undefined && upReq.rstCode !== 0) stream.close(upReq.rstCode);
+    if (!stream.headersSent) endCall(stream, GRPC_UNAVAILABLE, 'nestling guard: the engine closed the call');
+    else if (upReq.rstCode !== undefined && upReq.rstCode !== 0) stream.close(upReq.rstCode);
   });
 }
 

@@ -140,21 +140,27 @@ export async function containerCreate(req: RuleRequest): Promise<HandlerResult> 
     (await checkRestartWithHostPaths(hc, req)) ??
     (await checkPublishAll(body, hc, req));
   if (d) return d;
-  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on an
-  // image the job built or pulled would make the job's container look like part of some nestling run to the run
-  // reaper and the cache lock; they are overridden with empty values (which every reader ignores). Looked up after
-  // every refusal: a request the policy refuses needs no engine.
-  if (ctx.oracle.imageLabels && typeof body.Image === 'string' && body.Image !== '') {
-    const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
-    for (const k of Object.keys(inherited)) {
-      if (k.startsWith(LABEL_PREFIX) && k !== Labels.owner) {
-        (labels as GoObject)[k] = '';
-        req.notes.push(`label ${k} inherited from the image: emptied`);
-      }
-    }
-  }
+  // Looked up after every refusal: a request the policy refuses needs no engine.
+  await emptyInheritedLabels(body, labels as GoObject, req);
   labelAnonymousVolumes(body, hc, ctx.owner, req.notes);
   return { body: serializeGoBuffer(body) };
+}
+
+/**
+ * A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on an
+ * image the job built or pulled would make the job's container look like part of some nestling run to the run
+ * reaper and the cache lock; they are overridden with empty values in `labels` (which every reader ignores).
+ */
+async function emptyInheritedLabels(body: GoObject, labels: GoObject, req: RuleRequest): Promise<void> {
+  const { ctx } = req;
+  if (!ctx.oracle.imageLabels || typeof body.Image !== 'string' || body.Image === '') return;
+  const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
+  for (const k of Object.keys(inherited)) {
+    if (k.startsWith(LABEL_PREFIX) && k !== Labels.owner) {
+      labels[k] = '';
+      req.notes.push(`label ${k} inherited from the image: emptied`);
+    }
+  }
 }
 
 /** Update: the resource subset of HostConfig plus RestartPolicy. Nothing here may escalate. */
@@ -199,18 +205,7 @@ export async function containerCommit(req: RuleRequest, checkRef: (repo: string,
   const labels = applyOwnerLabel(asObject(body.Labels), ctx.owner, 'Labels', route);
   if (isDenial(labels)) return labels;
   body.Labels = labels;
-  // A container inherits its image's labels under its own. nestling's own labels (run, role, pid, managed ...) on
-  // an image the job built or pulled would make the job's container look like part of some nestling run to the run
-  // reaper and the cache lock; they are overridden with empty values (which every reader ignores).
-  if (ctx.oracle.imageLabels && typeof body.Image === 'string' && body.Image !== '') {
-    const inherited = (await ctx.oracle.imageLabels(body.Image, ctx.signal)) ?? {};
-    for (const k of Object.keys(inherited)) {
-      if (k.startsWith(LABEL_PREFIX) && k !== Labels.owner) {
-        (labels as GoObject)[k] = '';
-        req.notes.push(`label ${k} inherited from the image: emptied`);
-      }
-    }
-  }
+  await emptyInheritedLabels(body, labels as GoObject, req);
   return { body: serializeGoBuffer(body) };
 }
 

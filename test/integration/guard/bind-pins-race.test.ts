@@ -9,16 +9,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
 import { Cleanup } from '../../harness/cleanup.js';
 import { reapOwner } from '../../../src/guard/reaper.js';
-import { ownerPinDir } from '../../../src/guard/pins.js';
 import { defaultPolicy } from '../../../src/guard/policy.js';
-import { apiRequest, startTestGuard, type TestGuard } from './helpers.js';
+import { apiRequest, pinFixture, pinMounts as pinMountsOf, startTestGuard, type TestGuard } from './helpers.js';
 
 const IMG = 'nestling/busybox:local';
 
@@ -38,23 +36,13 @@ describe('guard: bind pins against a renameat2 swap loop', { skip: process.getui
   let allowed: string;
   let secret: string;
   let pinBase: string;
-  const pinMounts = () =>
-    readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' '))
-      .filter((f) => f[4]?.startsWith(`${ownerPinDir(pinBase, owner)}/`));
+  const pinMounts = () => pinMountsOf(pinBase, owner);
 
   before(async () => {
     d = await useDockerd();
     await ensureTestImages(d.engine);
     cleanup = new Cleanup(d.engine);
-    root = mkdtempSync(join(tmpdir(), 'nst-pinrace-'));
-    allowed = join(root, 'allowed');
-    secret = join(root, 'host-secret');
-    pinBase = join(root, 'pins');
-    mkdirSync(allowed);
-    mkdirSync(secret);
-    writeFileSync(join(secret, 'token'), 'HOST-SECRET\n');
+    ({ root, allowed, secret, pinBase } = pinFixture('nst-pinrace-'));
     g = await startTestGuard(d, owner, { policy: { ...defaultPolicy(), allowBind: [allowed] }, pinDir: pinBase });
   });
   after(async () => {

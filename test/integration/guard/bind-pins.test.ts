@@ -9,8 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useDockerd, uniquePrefix, type TestDaemon } from '../../harness/dockerd.js';
 import { ensureTestImages } from '../../harness/images.js';
@@ -18,7 +17,7 @@ import { Cleanup } from '../../harness/cleanup.js';
 import { reapOwner } from '../../../src/guard/reaper.js';
 import { ownerPinDir } from '../../../src/guard/pins.js';
 import { defaultPolicy } from '../../../src/guard/policy.js';
-import { run, DOCKER_28, startTestGuard, type TestGuard } from './helpers.js';
+import { pinFixture, pinMounts, run, DOCKER_28, startTestGuard, type TestGuard } from './helpers.js';
 
 const IMG = 'nestling/busybox:local';
 
@@ -47,19 +46,13 @@ describe('guard: bind pins', () => {
     renameSync(p, `${p}.aside`);
     symlinkSync(secret, p);
   };
-  const mountedPins = (o: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${ownerPinDir(pinBase, o)}/`));
+  const mountedPins = (o: string) => pinMounts(pinBase, o);
 
   before(async () => {
     d = await useDockerd();
     await ensureTestImages(d.engine);
     cleanup = new Cleanup(d.engine);
-    root = mkdtempSync(join(tmpdir(), 'nst-pin-'));
-    allowed = join(root, 'allowed');
-    secret = join(root, 'host-secret');
-    pinBase = join(root, 'pins');
-    mkdirSync(allowed);
-    mkdirSync(secret);
-    writeFileSync(join(secret, 'token'), 'HOST-SECRET\n');
+    ({ root, allowed, secret, pinBase } = pinFixture('nst-pin-'));
     const policy = { ...defaultPolicy(), allowBind: [allowed] };
     pinned = await startTestGuard(d, owner, { policy, pinDir: pinBase });
     unpinned = await startTestGuard(d, ownerNoPins, { policy, pinDir: false });

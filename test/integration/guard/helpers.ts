@@ -1,13 +1,14 @@
 /** Shared helpers of the guard's integration tests: a guard on the harness dockerd, raw exchanges, CLI runs. */
 import http from 'node:http';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startGuard, type GuardHandle, type GuardOptions } from '../../../src/guard/server.js';
 import type { GuardDecisionRecord } from '../../../src/guard/audit-log.js';
 import type { TestDaemon } from '../../harness/dockerd.js';
+import { ownerPinDir } from '../../../src/guard/pins.js';
 
 export interface TestGuard extends GuardHandle {
   records: GuardDecisionRecord[];
@@ -121,4 +122,22 @@ export function apiRequest(socketPath: string, method: string, path: string, bod
     req.on('error', reject);
     req.end(b);
   });
+}
+
+/** A job's allowed dir next to a host directory it must never reach (`token`: HOST-SECRET), and a pin dir. */
+export function pinFixture(tmpPrefix: string): { root: string; allowed: string; secret: string; pinBase: string } {
+  const root = mkdtempSync(join(tmpdir(), tmpPrefix));
+  const f = { root, allowed: join(root, 'allowed'), secret: join(root, 'host-secret'), pinBase: join(root, 'pins') };
+  mkdirSync(f.allowed);
+  mkdirSync(f.secret);
+  writeFileSync(join(f.secret, 'token'), 'HOST-SECRET\n');
+  return f;
+}
+
+/** The mount table entries (space-separated fields of /proc/self/mountinfo) of an owner's bind pins. */
+export function pinMounts(pinBase: string, owner: string): string[][] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[4]?.startsWith(`${ownerPinDir(pinBase, owner)}/`));
 }
